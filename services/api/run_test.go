@@ -1,0 +1,49 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/servercheck/uptime/pkg/testenv"
+)
+
+func TestRunNamesEveryMissingOrMalformedVariable(t *testing.T) {
+	t.Parallel()
+	err := run(t.Context(), io.Discard, testenv.Lookup(map[string]string{
+		"PORT":       "http",
+		"LOG_LEVEL":  "loud",
+		"REDIS_PORT": "99999",
+	}))
+	require.Error(t, err)
+	for _, want := range []string{
+		"DATABASE_URL: is required", "REDIS_HOST: is required",
+		"PORT: must be an integer",
+		"LOG_LEVEL: must be debug, info, warn or error",
+		"REDIS_PORT: must be 1..65535",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+func TestRunServesHealthAndMetricsAndStopsOnSignal(t *testing.T) {
+	t.Parallel()
+	env := testenv.ServiceEnv(t)
+	port := testenv.FreePort(t)
+	env["PORT"] = strconv.Itoa(port)
+	stop := testenv.StartService(t, run, env, port)
+
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	for _, path := range []string{"/health/liveness", "/health/readiness", "/health", "/metrics"} {
+		code, err := testenv.GetStatus(base + path)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, code, path)
+	}
+	require.NoError(t, stop(), "a clean shutdown returns no error")
+	_, err := testenv.GetStatus(base + "/health/liveness")
+	assert.Error(t, err, "the port is closed after shutdown")
+}

@@ -180,3 +180,11 @@ func parseDuration(raw, unit string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// Port reports a port variable outside 1..65535.
+func Port(name string, port int) error {
+	if port < 1 || port > 65535 {
+		return fmt.Errorf("%s: must be a port number 1..65535, got %d", name, port)
+	}
+	return nil
+}

@@ -93,3 +93,24 @@ func Run(ctx context.Context, logger *slog.Logger, shutdownTimeout time.Duration
 	}
 	return errors.Join(errs...)
 }
+
+// Config holds the shutdown settings every service shares.
+type Config struct {
+	// ShutdownTimeout bounds the whole graceful shutdown; keep it below the
+	// pod's termination grace period.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT_MS" default:"25000" unit:"ms"`
+	// DrainDelay keeps serving with readiness 503 before closing listeners.
+	DrainDelay time.Duration `env:"SHUTDOWN_DRAIN_DELAY_MS" default:"0" unit:"ms"`
+}
+
+// Validate reports negative or inconsistent durations.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT_MS: must be positive"))
+	}
+	if c.DrainDelay < 0 || c.DrainDelay >= c.ShutdownTimeout {
+		errs = append(errs, errors.New("SHUTDOWN_DRAIN_DELAY_MS: must be at least 0 and below SHUTDOWN_TIMEOUT_MS"))
+	}
+	return errors.Join(errs...)
+}

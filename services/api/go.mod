@@ -51,3 +51,5 @@ require (
 replace github.com/servercheck/uptime/pkg => ../../pkg
 
 replace github.com/servercheck/uptime/db => ../../db
+
+replace github.com/servercheck/uptime/proto-events => ../../proto-events

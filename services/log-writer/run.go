@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/servercheck/uptime/pkg/config"
+	"github.com/servercheck/uptime/pkg/deadletter"
 	"github.com/servercheck/uptime/pkg/httpserver"
 	"github.com/servercheck/uptime/pkg/lifecycle"
 	"github.com/servercheck/uptime/pkg/logging"
 	"github.com/servercheck/uptime/pkg/postgres"
 	"github.com/servercheck/uptime/pkg/redisconn"
+	"github.com/servercheck/uptime/pkg/stream"
 )
 
 func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, bool)) error {
@@ -37,8 +39,36 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		return err
 	}
 	defer rdb.Close()
+	// Blocking stream reads get a client of their own.
+	readerCfg := cfg.Redis
+	readerCfg.PoolSize = 4
+	reader, err := redisconn.Open(ctx, readerCfg)
+	if err != nil {
+		return err
+	}
+	defer reader.Close()
 
 	reg := httpserver.NewRegistry()
+	ks := stream.NewKeyspace(cfg.Redis.KeyPrefix)
+	pub := stream.NewPublisher(rdb, ks, stream.DefaultMaxLen())
+	streamMetrics := stream.NewMetrics(reg)
+	codec := deadletter.Codec{Producer: "log-writer/" + stream.UniqueName()}
+
+	// The dlq mover re-drives dead letters with backoff and parks the
+	// exhausted ones in PostgreSQL; it runs here because the log-writer
+	// already holds the database connection.
+	moverCfg := deadletter.DefaultMoverConfig()
+	moverCfg.BaseDelay = cfg.DLQRetryBaseDelay
+	moverCfg.MaxRetries = cfg.DLQMaxRetries
+	mover := deadletter.NewMover(rdb, pub, codec, deadletter.NewStore(db.Pool), moverCfg, reg, logger, time.Now)
+	dlqConsumer, err := stream.NewConsumer(stream.ConsumerConfig{
+		Stream: stream.DLQ, Group: "dlq-mover", Concurrency: 8,
+	}, reader, rdb, pub, codec.Encode, streamMetrics, logger)
+	if err != nil {
+		return err
+	}
+	observer := stream.NewObserver(rdb, ks, streamMetrics, 15*time.Second, logger,
+		stream.Monitors, stream.Jobs, stream.Results, stream.Events, stream.DLQ)
 	health := httpserver.NewHealth(2 * time.Second)
 	health.Add("postgres", db.Check)
 	health.Add("redis", redisconn.Check(rdb))
@@ -55,5 +85,10 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 	logger.Info("log_writer_started", "http_addr", srv.Addr().String())
 	return lifecycle.Run(ctx, logger, cfg.Lifecycle.ShutdownTimeout,
 		lifecycle.Named{Name: "http", Component: srv},
+		lifecycle.Named{Name: "dlq_consumer", Component: lifecycle.ComponentFunc(func(ctx context.Context) error {
+			return dlqConsumer.Run(ctx, mover)
+		})},
+		lifecycle.Named{Name: "dlq_redriver", Component: mover},
+		lifecycle.Named{Name: "stream_observer", Component: observer},
 	)
 }

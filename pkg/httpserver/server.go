@@ -31,7 +31,8 @@ type Server struct {
 
 // New binds addr (e.g. ":4000", "127.0.0.1:0") and returns a server for handler.
 func New(addr string, handler http.Handler, health *Health, logger *slog.Logger, opts Options) (*Server, error) {
-	ln, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}

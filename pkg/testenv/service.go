@@ -27,12 +27,14 @@ func Lookup(env map[string]string) func(string) (string, bool) {
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("find a free port: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	return port
 }
 
 // ServiceEnv returns the variables a service needs to reach a fresh
@@ -118,7 +120,7 @@ func GetStatus(u string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
 	return resp.StatusCode, nil
 }

@@ -110,7 +110,7 @@ func PostgresURL(t testing.TB) string {
 	}
 	defer pool.Close()
 	sqlDB := stdlib.OpenDBFromPool(pool)
-	defer sqlDB.Close()
+	defer func() { _ = sqlDB.Close() }()
 	if err := db.Up(ctx, sqlDB); err != nil {
 		t.Fatalf("migrate schema %s: %v", schema, err)
 	}
@@ -162,7 +162,7 @@ func Redis(t testing.TB) (*redis.Client, stream.Keyspace) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c := redis.NewClient(&redis.Options{Addr: RedisAddr(t)})
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		iter := c.Scan(ctx, 0, ks.Key("*"), 1000).Iterator()
 		var keys []string
 		for iter.Next(ctx) {

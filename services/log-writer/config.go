@@ -14,16 +14,16 @@ import (
 
 // Config is the log-writer's configuration, read from the environment.
 type Config struct {
-	HTTPPort  int `env:"LOG_WRITER_HTTP_PORT" default:"9104"`
+	HTTPPort int `env:"LOG_WRITER_HTTP_PORT" default:"9104"`
 	// DLQRetryBaseDelay is the wait before the first re-drive of a dead
 	// letter; each next one doubles it.
 	DLQRetryBaseDelay time.Duration `env:"DLQ_RETRY_BASE_DELAY_MS" default:"30000" unit:"ms"`
 	// DLQMaxRetries re-drives happen before a dead letter is parked.
 	DLQMaxRetries int `env:"DLQ_MAX_RETRIES" default:"5"`
-	Log       logging.Config
-	Postgres  postgres.Config
-	Redis     redisconn.Config
-	Lifecycle lifecycle.Config
+	Log           logging.Config
+	Postgres      postgres.Config
+	Redis         redisconn.Config
+	Lifecycle     lifecycle.Config
 }
 
 // Validate reports every invalid setting.

@@ -27,7 +27,7 @@ func TestServiceParksDeadLetteredJobs(t *testing.T) {
 	})
 	require.NoError(t, err)
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	pub := stream.NewPublisher(rdb, stream.NewKeyspace(env["REDIS_KEY_PREFIX"]), stream.DefaultMaxLen())
 	_, err = pub.Publish(t.Context(), stream.DLQ, body)
 	require.NoError(t, err)

@@ -38,7 +38,7 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	// Blocking stream reads get a client of their own.
 	readerCfg := cfg.Redis
 	readerCfg.PoolSize = 4
@@ -46,7 +46,7 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 	if err != nil {
 		return err
 	}
-	defer reader.Close()
+	defer func() { _ = reader.Close() }()
 
 	reg := httpserver.NewRegistry()
 	ks := stream.NewKeyspace(cfg.Redis.KeyPrefix)

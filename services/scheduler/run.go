@@ -36,7 +36,7 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 
 	reg := httpserver.NewRegistry()
 	health := httpserver.NewHealth(2 * time.Second)

@@ -114,6 +114,11 @@ func fill(sv reflect.Value, v *viper.Viper, lookup func(string) (string, bool), 
 		}
 		if err := setValue(fv, raw, f.Tag.Get("unit")); err != nil {
 			*problems = append(*problems, fmt.Errorf("%s: %w", name, err))
+			// Fall back to the default so that Validate does not report
+			// the same variable a second time for its zero value.
+			if def, ok := f.Tag.Lookup("default"); ok {
+				_ = setValue(fv, def, f.Tag.Get("unit"))
+			}
 		}
 	}
 }

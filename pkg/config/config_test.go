@@ -39,16 +39,16 @@ func writeEnvFile(t *testing.T, content string) string {
 
 // kinds has one field of every supported type.
 type kinds struct {
-	Name      string        `env:"T_NAME"`
-	Debug     bool          `env:"T_DEBUG"`
-	Workers   int           `env:"T_WORKERS"`
-	Pool      int32         `env:"T_POOL"`
-	Max       int64         `env:"T_MAX"`
-	Ratio     float64       `env:"T_RATIO"`
-	Timeout   time.Duration `env:"T_TIMEOUT"`
-	TimeoutMS time.Duration `env:"T_TIMEOUT_MS" unit:"ms"`
-	IntervalS time.Duration `env:"T_INTERVAL_S" unit:"s"`
-	Hosts     []string      `env:"T_HOSTS"`
+	Name     string        `env:"T_NAME"`
+	Debug    bool          `env:"T_DEBUG"`
+	Workers  int           `env:"T_WORKERS"`
+	Pool     int32         `env:"T_POOL"`
+	Max      int64         `env:"T_MAX"`
+	Ratio    float64       `env:"T_RATIO"`
+	Timeout  time.Duration `env:"T_TIMEOUT"`
+	Wait     time.Duration `env:"T_TIMEOUT_MS" unit:"ms"`
+	Interval time.Duration `env:"T_INTERVAL_S" unit:"s"`
+	Hosts    []string      `env:"T_HOSTS"`
 }
 
 func TestLoadFillsEveryFieldType(t *testing.T) {
@@ -111,17 +111,17 @@ func TestLoadFillsEveryFieldType(t *testing.T) {
 		{
 			name: "a bare integer is read as milliseconds when the unit is ms",
 			env:  map[string]string{"T_TIMEOUT_MS": "250"},
-			want: kinds{TimeoutMS: 250 * time.Millisecond},
+			want: kinds{Wait: 250 * time.Millisecond},
 		},
 		{
 			name: "a bare integer is read as seconds when the unit is s",
 			env:  map[string]string{"T_INTERVAL_S": "30"},
-			want: kinds{IntervalS: 30 * time.Second},
+			want: kinds{Interval: 30 * time.Second},
 		},
 		{
 			name: "a field with a unit still accepts Go syntax",
 			env:  map[string]string{"T_TIMEOUT_MS": "2s", "T_INTERVAL_S": "1500ms"},
-			want: kinds{TimeoutMS: 2 * time.Second, IntervalS: 1500 * time.Millisecond},
+			want: kinds{Wait: 2 * time.Second, Interval: 1500 * time.Millisecond},
 		},
 		{
 			name: "a list is split on commas with spaces trimmed and empty items dropped",
@@ -332,8 +332,12 @@ type Embedded struct {
 
 type nested struct {
 	Embedded
-	Redis   group
-	Inner   struct{ Deep struct{ Value string `env:"N_DEEP"` } }
+	Redis group
+	Inner struct {
+		Deep struct {
+			Value string `env:"N_DEEP"`
+		}
+	}
 	Timeout time.Duration `env:"N_TIMEOUT" default:"1s"`
 	private string        //nolint:unused // proves unexported fields are skipped
 }
@@ -428,6 +432,18 @@ func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 	}
 	assert.ErrorIs(t, err, errRatioTooHigh, "Validate's errors must stay reachable with errors.Is")
 	assert.Len(t, strings.Split(msg, "\n"), 6, "each problem on a line of its own:\n%s", msg)
+}
+
+func TestLoadReportsAMalformedVariableOnlyOnce(t *testing.T) {
+	t.Parallel()
+	// V_WORKERS fails to parse; Validate must then see its default (4), not
+	// the zero value, and stay silent about it.
+	env := map[string]string{"V_URL": "x", "N_HOST": "h", "V_WORKERS": "many"}
+	var got validated
+	err := config.Load(&got, config.Options{EnvFile: noEnvFile(t), Lookup: lookup(env)})
+	require.Error(t, err)
+	assert.Equal(t, `V_WORKERS: must be an integer, got "many"`, err.Error())
+	assert.Equal(t, 4, got.Workers, "the default stands in for the malformed value")
 }
 
 func TestLoadReturnsNilWhenEverythingIsValid(t *testing.T) {

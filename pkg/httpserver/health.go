@@ -72,20 +72,41 @@ func (h *Health) Check(ctx context.Context) (Report, bool) {
 	}
 	h.mu.RUnlock()
 
+	// Checks get the timeout; the collection waits a little longer so that
+	// a context-aware check reports its own error, and no longer.
+	hardCtx, cancelHard := context.WithTimeout(ctx, h.timeout+100*time.Millisecond)
+	defer cancelHard()
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	results := make([]CheckResult, len(names))
-	var wg sync.WaitGroup
+	// Each check reports on a buffered channel, so one that ignores its
+	// context cannot hold readiness past the timeout.
+	type answer struct {
+		i   int
+		res CheckResult
+	}
+	answers := make(chan answer, len(names))
 	for i, fn := range checks {
-		wg.Go(func() {
+		go func() {
 			if err := fn(ctx); err != nil {
-				results[i] = CheckResult{Status: "down", Error: err.Error()}
+				answers <- answer{i, CheckResult{Status: "down", Error: err.Error()}}
 				return
 			}
-			results[i] = CheckResult{Status: "up"}
-		})
+			answers <- answer{i, CheckResult{Status: "up"}}
+		}()
 	}
-	wg.Wait()
+	results := make([]CheckResult, len(names))
+	for i := range results {
+		results[i] = CheckResult{Status: "down", Error: "no answer within " + h.timeout.String()}
+	}
+collect:
+	for range names {
+		select {
+		case a := <-answers:
+			results[a.i] = a.res
+		case <-hardCtx.Done():
+			break collect
+		}
+	}
 
 	rep := Report{Status: "ok", Checks: make(map[string]CheckResult, len(names))}
 	ready := true

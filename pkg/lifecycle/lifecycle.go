@@ -53,8 +53,14 @@ func Run(ctx context.Context, logger *slog.Logger, shutdownTimeout time.Duration
 	for _, c := range components {
 		go func() {
 			err := c.Component.Run(runCtx)
-			if err == nil && runCtx.Err() == nil {
+			switch {
+			case runCtx.Err() == nil && err == nil:
 				err = errStoppedEarly
+			case runCtx.Err() == nil && errors.Is(err, context.Canceled):
+				// Cancelled by something other than shutdown: a failure.
+				err = fmt.Errorf("%w: %w", errStoppedEarly, err)
+			case runCtx.Err() != nil && errors.Is(err, context.Canceled):
+				err = nil
 			}
 			done <- result{name: c.Name, err: err}
 		}()
@@ -64,9 +70,10 @@ func Run(ctx context.Context, logger *slog.Logger, shutdownTimeout time.Duration
 	remaining := len(components)
 	record := func(r result) {
 		remaining--
-		if r.err != nil && !errors.Is(r.err, context.Canceled) {
-			logger.Error("component_failed", "component", r.name, "err", r.err)
+		if r.err != nil {
+			// Returned, not logged: main reports it once.
 			errs = append(errs, fmt.Errorf("%s: %w", r.name, r.err))
+			logger.Info("component_stopped", "component", r.name, "failed", true)
 			return
 		}
 		logger.Info("component_stopped", "component", r.name)

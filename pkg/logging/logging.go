@@ -21,7 +21,7 @@ func (c Config) Validate() error {
 	if _, err := parseLevel(c.Level); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
 	}
-	if f := strings.ToLower(c.Format); f != "json" && f != "text" {
+	if f := strings.ToLower(c.Format); f != "json" && f != "text" && f != "" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT: must be json or text, got %q", c.Format))
 	}
 	return errors.Join(errs...)

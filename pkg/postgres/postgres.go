@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	gormpg "gorm.io/driver/postgres"
@@ -41,6 +42,9 @@ func (c Config) Validate() error {
 	if c.MinConns < 0 || c.MinConns > c.MaxConns {
 		errs = append(errs, fmt.Errorf("DB_POOL_MIN: must be between 0 and DB_POOL_MAX (%d), got %d", c.MaxConns, c.MinConns))
 	}
+	if c.IdleTimeout <= 0 {
+		errs = append(errs, errors.New("DB_POOL_IDLE_TIMEOUT_MS: must be positive"))
+	}
 	if c.ConnectTimeout <= 0 {
 		errs = append(errs, errors.New("DB_CONNECTION_TIMEOUT_MS: must be positive"))
 	}
@@ -66,13 +70,21 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*DB, error) {
 	pc.MinConns = cfg.MinConns
 	pc.MaxConnIdleTime = cfg.IdleTimeout
 	pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+	// Probe with one connection that honours ctx before creating the pool:
+	// the pool opens its minimum connections in the background without
+	// ctx, and closing it after a failure would wait for them.
+	probeCtx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	probe, err := pgx.ConnectConfig(probeCtx, pc.ConnConfig.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("connect to postgres at %s: %w", pc.ConnConfig.Host, err)
+	}
+	_ = probe.Close(probeCtx)
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("create postgres pool: %w", err)
 	}
-	pingCtx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
+	if err := pool.Ping(probeCtx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to postgres at %s: %w", pc.ConnConfig.Host, err)
 	}

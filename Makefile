@@ -32,6 +32,7 @@ generate: ## Regenerate committed code (protobuf Go in proto-events/gen)
 check-generated: generate ## Fail when generated code differs from what is committed
 	@git diff --exit-code -- proto-events/gen || (echo "generated code is stale: run make generate and commit" >&2; exit 1)
 	@test -z "$$(git status --porcelain -- proto-events/gen)" || (echo "untracked generated files: run make generate and commit" >&2; exit 1)
+	@echo "generated code is up to date"
 
 migrate: ## Apply migrations to DATABASE_URL (the dev stack's when unset)
 	@cd db && go build -o $(ROOT)/bin/migrate ./cmd/migrate

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	gormpg "gorm.io/driver/postgres"
@@ -70,6 +71,15 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*DB, error) {
 	pc.MinConns = cfg.MinConns
 	pc.MaxConnIdleTime = cfg.IdleTimeout
 	pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+	// Times leave the database in UTC whatever the server's or process's
+	// time zone, so every API timestamp is ISO-8601 UTC.
+	pc.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		conn.TypeMap().RegisterType(&pgtype.Type{
+			Name: "timestamptz", OID: pgtype.TimestamptzOID,
+			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
+		})
+		return nil
+	}
 	// Probe with one connection that honours ctx before creating the pool:
 	// the pool opens its minimum connections in the background without
 	// ctx, and closing it after a failure would wait for them.

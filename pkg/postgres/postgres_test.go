@@ -289,3 +289,12 @@ func TestCheckFailsAfterClose(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "ping postgres")
 }
+
+func TestTimestampsAreScannedInUTC(t *testing.T) {
+	t.Parallel()
+	db := testenv.Postgres(t)
+	var got time.Time
+	require.NoError(t, db.Pool.QueryRow(t.Context(), `SELECT '2026-01-02 03:04:05+07'::timestamptz`).Scan(&got))
+	assert.Equal(t, time.UTC, got.Location())
+	assert.Equal(t, time.Date(2026, 1, 1, 20, 4, 5, 0, time.UTC), got)
+}

@@ -5,16 +5,23 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/servercheck/uptime/pkg/config"
+	"github.com/servercheck/uptime/pkg/deadletter"
 	"github.com/servercheck/uptime/pkg/httpserver"
 	"github.com/servercheck/uptime/pkg/lifecycle"
 	"github.com/servercheck/uptime/pkg/logging"
+	"github.com/servercheck/uptime/pkg/netguard"
 	"github.com/servercheck/uptime/pkg/postgres"
 	"github.com/servercheck/uptime/pkg/redisconn"
+	"github.com/servercheck/uptime/pkg/stream"
+	"github.com/servercheck/uptime/services/api/internal/auth"
+	"github.com/servercheck/uptime/services/api/internal/httpapi"
+	"github.com/servercheck/uptime/services/api/internal/ops"
+	"github.com/servercheck/uptime/services/api/internal/store"
 )
 
 func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, bool)) error {
@@ -38,13 +45,58 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 	}
 	defer func() { _ = rdb.Close() }()
 
+	verifierCfg := auth.VerifierConfig{Issuer: cfg.CognitoIssuer, ClientID: cfg.CognitoClientID}
+	var verifier *auth.Verifier
+	var devJWKS []byte
+	if cfg.DevIssuer {
+		key, err := auth.LoadOrCreateKey(cfg.DevIssuerKeyFile)
+		if err != nil {
+			return err
+		}
+		if devJWKS, err = auth.JWKS(key, auth.KeyID(&key.PublicKey)); err != nil {
+			return err
+		}
+		if verifier, err = auth.NewStaticVerifier(verifierCfg, devJWKS); err != nil {
+			return err
+		}
+		logger.Warn("development_issuer_enabled", "issuer", cfg.CognitoIssuer, "key_file", cfg.DevIssuerKeyFile)
+	} else if verifier, err = auth.NewVerifier(ctx, verifierCfg, logger); err != nil {
+		return err
+	}
+
+	allow, err := netguard.ParseAllowlist(cfg.SSRFAllowlist)
+	if err != nil {
+		return fmt.Errorf("SSRF_ALLOWLIST: %w", err)
+	}
+	ks := stream.NewKeyspace(cfg.Redis.KeyPrefix)
+	pub := stream.NewPublisher(rdb, ks, stream.DefaultMaxLen())
 	reg := httpserver.NewRegistry()
 	health := httpserver.NewHealth(2 * time.Second)
 	health.Add("postgres", db.Check)
 	health.Add("redis", redisconn.Check(rdb))
-	mux := http.NewServeMux()
-	httpserver.Register(mux, health, reg)
-	srv, err := httpserver.New(net.JoinHostPort("", strconv.Itoa(cfg.HTTPPort)), mux, health, logger, httpserver.Options{
+
+	api := httpapi.New(httpapi.Config{
+		Production:  cfg.Production(),
+		CORSOrigins: cfg.corsOrigins(),
+		AdminEmails: lower(cfg.AdminEmails),
+		RateLimit:   httpapi.RateLimitConfig{PerSecond: cfg.RateLimitPerSecond, Burst: cfg.RateLimitBurst},
+	}, httpapi.Deps{
+		Users:    store.NewUsers(db),
+		Monitors: store.NewMonitors(db),
+		PingLogs: store.NewPingLogs(db),
+		Reports:  store.NewReports(db, time.Duration(cfg.RawLogRetentionDays)*24*time.Hour, time.Now),
+		Verifier: verifier,
+		Changes:  ops.NewChanges(pub, "api/"+stream.UniqueName()),
+		Guard:    netguard.New(allow),
+		Resolver: net.DefaultResolver,
+		Admin:    ops.NewAdmin(rdb, ks, deadletter.NewStore(db.Pool)),
+		Health:   health,
+		Registry: reg,
+		Logger:   logger,
+		Now:      time.Now,
+		DevJWKS:  devJWKS,
+	})
+	srv, err := httpserver.New(net.JoinHostPort("", strconv.Itoa(cfg.Port)), api.Handler(), health, logger, httpserver.Options{
 		ShutdownTimeout: cfg.Lifecycle.ShutdownTimeout,
 		DrainDelay:      cfg.Lifecycle.DrainDelay,
 	})
@@ -55,5 +107,15 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 	logger.Info("api_started", "http_addr", srv.Addr().String())
 	return lifecycle.Run(ctx, logger, cfg.Lifecycle.ShutdownTimeout,
 		lifecycle.Named{Name: "http", Component: srv},
+		lifecycle.Named{Name: "rate_limiter", Component: api.Limiter()},
 	)
 }
+
+func lower(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.ToLower(s)
+	}
+	return out
+}
+

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/servercheck/uptime/pkg/testenv"
+	"github.com/servercheck/uptime/services/api/internal/auth"
 )
 
 func TestRunNamesEveryMissingOrMalformedVariable(t *testing.T) {
@@ -35,6 +39,7 @@ func TestRunServesHealthAndMetricsAndStopsOnSignal(t *testing.T) {
 	env := testenv.ServiceEnv(t)
 	port := testenv.FreePort(t)
 	env["PORT"] = strconv.Itoa(port)
+	devIssuer(t, env, port)
 	stop := testenv.StartService(t, run, env, port)
 
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
@@ -46,4 +51,66 @@ func TestRunServesHealthAndMetricsAndStopsOnSignal(t *testing.T) {
 	require.NoError(t, stop(), "a clean shutdown returns no error")
 	_, err := testenv.GetStatus(base + "/health/liveness")
 	assert.Error(t, err, "the port is closed after shutdown")
+}
+
+// devIssuer configures env for the development issuer with a fresh key.
+func devIssuer(t *testing.T, env map[string]string, port int) {
+	t.Helper()
+	env["DEV_ISSUER_ENABLED"] = "true"
+	env["DEV_ISSUER_KEY_FILE"] = filepath.Join(t.TempDir(), "dev-issuer.pem")
+	env["COGNITO_ISSUER"] = "http://127.0.0.1:" + strconv.Itoa(port) + "/dev-issuer"
+	env["COGNITO_CLIENT_ID"] = "servercheck-dev"
+	env["SSRF_ALLOWLIST"] = "127.0.0.0/8"
+}
+
+func TestProductionRefusesTheDevelopmentIssuer(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"NODE_ENV": "production", "DEV_ISSUER_ENABLED": "true",
+		"COGNITO_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X", "COGNITO_CLIENT_ID": "c",
+		"DATABASE_URL": "postgres://u:p@127.0.0.1:1/db", "REDIS_HOST": "127.0.0.1",
+	}
+	err := run(t.Context(), io.Discard, testenv.Lookup(env))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "DEV_ISSUER_ENABLED: must be false when NODE_ENV=production")
+}
+
+// TestANewUserCreatesAMonitorAndSeesItListed follows the README: a
+// development token, a monitor created with a POST, then listed.
+func TestANewUserCreatesAMonitorAndSeesItListed(t *testing.T) {
+	t.Parallel()
+	env := testenv.ServiceEnv(t)
+	port := testenv.FreePort(t)
+	env["PORT"] = strconv.Itoa(port)
+	devIssuer(t, env, port)
+	testenv.StartService(t, run, env, port)
+
+	key, err := auth.LoadOrCreateKey(env["DEV_ISSUER_KEY_FILE"])
+	require.NoError(t, err)
+	token, err := auth.Mint(key, auth.MintOptions{Issuer: env["COGNITO_ISSUER"], ClientID: env["COGNITO_CLIENT_ID"], Email: "new@example.com"})
+	require.NoError(t, err)
+
+	base := "http://127.0.0.1:" + strconv.Itoa(port) + "/api/v1"
+	call := func(method, path, body string) (int, map[string]any) {
+		req, err := http.NewRequestWithContext(t.Context(), method, base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer func() { _ = resp.Body.Close() }()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return resp.StatusCode, out
+	}
+	code, created := call(http.MethodPost, "/uptime", `{"name":"My site","url":"http://127.0.0.1:9/","frequency":60}`)
+	require.Equal(t, http.StatusCreated, code, created)
+	assert.Equal(t, "PENDING", created["status"])
+
+	code, listed := call(http.MethodGet, "/uptime?includeInactive=true&limit=100", "")
+	require.Equal(t, http.StatusOK, code, listed)
+	data := listed["data"].([]any)
+	require.Len(t, data, 1)
+	assert.Equal(t, created["id"], data[0].(map[string]any)["id"])
+	assert.EqualValues(t, 1, listed["pagination"].(map[string]any)["totalItems"])
 }

@@ -6,6 +6,8 @@ package store
 import (
 	"encoding/json"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Roles of a user.
@@ -93,8 +95,15 @@ type PingLog struct {
 	Attempts   int       `gorm:"column:attempts" json:"attempts"`
 	Warning    *string   `gorm:"column:warning" json:"warning"`
 	CreatedAt  time.Time `gorm:"column:created_at" json:"createdAt"`
-	// UpdatedAt is kept for the old contract: ping logs never change.
-	UpdatedAt time.Time `gorm:"column:created_at;->" json:"updatedAt"`
+	// UpdatedAt is kept for the old contract: ping logs never change, so it
+	// equals CreatedAt.
+	UpdatedAt time.Time `gorm:"-" json:"updatedAt"`
+}
+
+// AfterFind implements gorm's hook: it fills UpdatedAt.
+func (p *PingLog) AfterFind(*gorm.DB) error {
+	p.UpdatedAt = p.CreatedAt
+	return nil
 }
 
 // TableName implements gorm's Tabler.

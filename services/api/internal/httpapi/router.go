@@ -1,0 +1,157 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/servercheck/uptime/pkg/httpserver"
+	"github.com/servercheck/uptime/pkg/netguard"
+	"github.com/servercheck/uptime/proto-events/gen/eventsv1"
+	"github.com/servercheck/uptime/services/api/internal/store"
+)
+
+// ChangePublisher tells the scheduler that a monitor changed.
+type ChangePublisher interface {
+	MonitorChanged(ctx context.Context, kind eventsv1.ChangeKind, m store.Monitor) error
+}
+
+// URLGuard refuses monitor URLs that point at private or special addresses.
+type URLGuard interface {
+	CheckURL(ctx context.Context, raw string, r netguard.Resolver) (*url.URL, error)
+}
+
+// AdminOps serves the ADMIN operational routes.
+type AdminOps interface {
+	// Stats returns live pipeline figures (only what exists; never invented).
+	Stats(ctx context.Context) (any, error)
+	// RequestFlush asks every log-writer to flush and returns how many
+	// received the request.
+	RequestFlush(ctx context.Context) (int64, error)
+}
+
+// Config is what the HTTP layer needs besides its dependencies.
+type Config struct {
+	Production  bool
+	CORSOrigins []string
+	AdminEmails []string
+	RateLimit   RateLimitConfig
+}
+
+// Deps are the api's collaborators, wired in run.go.
+type Deps struct {
+	Users     *store.Users
+	Monitors  *store.Monitors
+	PingLogs  *store.PingLogs
+	Reports   *store.Reports
+	Verifier  TokenVerifier
+	Changes   ChangePublisher
+	Guard     URLGuard
+	Resolver  netguard.Resolver
+	Admin     AdminOps
+	Health    *httpserver.Health
+	Registry  *prometheus.Registry
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// DevJWKS, when set, is served at /dev-issuer/.well-known/jwks.json.
+	DevJWKS []byte
+}
+
+// API holds the handlers.
+type API struct {
+	cfg     Config
+	d       Deps
+	log     *slog.Logger
+	limiter *limiter
+}
+
+// New returns the API; Handler builds its router and Limiter must run as a
+// component (it sweeps idle rate-limit buckets).
+func New(cfg Config, d Deps) *API {
+	return &API{cfg: cfg, d: d, log: d.Logger.With("component", "http_api"), limiter: newLimiter(cfg.RateLimit, d.Now)}
+}
+
+// Limiter is the rate limiter's sweeping component.
+func (a *API) Limiter() interface{ Run(context.Context) error } { return a.limiter }
+
+// Route is one registered method and path (gin syntax, e.g. /uptime/:id).
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Routes lists every route Handler serves; the OpenAPI test compares them
+// with the document.
+func (a *API) Routes() []Route {
+	var out []Route
+	for _, r := range a.engine().Routes() {
+		out = append(out, Route{Method: r.Method, Path: r.Path})
+	}
+	return out
+}
+
+// Handler returns the whole HTTP handler: operational endpoints, Swagger UI
+// and the /api/v1 routes.
+func (a *API) Handler() http.Handler { return a.engine() }
+
+func (a *API) engine() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = false
+	r.ContextWithFallback = true
+	metrics := newHTTPMetrics(a.d.Registry)
+	r.Use(requestID(), observe(a.log, metrics), recovery(a.log), securityHeaders(a.cfg.Production), cors(a.cfg.CORSOrigins))
+
+	ops := http.NewServeMux()
+	httpserver.Register(ops, a.d.Health, a.d.Registry)
+	for _, p := range []string{"/health", "/health/liveness", "/health/readiness", "/metrics"} {
+		r.GET(p, gin.WrapH(ops))
+	}
+	a.docs(r)
+	if a.d.DevJWKS != nil {
+		r.GET("/dev-issuer/.well-known/jwks.json", func(c *gin.Context) {
+			c.Data(http.StatusOK, "application/json", a.d.DevJWKS)
+		})
+	}
+	r.NoRoute(func(c *gin.Context) {
+		respondError(c, a.log, errStatus(http.StatusNotFound, "Cannot "+c.Request.Method+" "+c.Request.URL.Path))
+	})
+
+	v1 := r.Group("/api/v1", a.limiter.middleware(a.log), authenticate(a.d.Verifier, a.d.Users, a.cfg.AdminEmails, a.log))
+	admin := requireRole(a.log, store.RoleAdmin)
+	write := writable(a.log)
+
+	v1.POST("/uptime", write, a.createMonitor)
+	v1.GET("/uptime", a.listMonitors)
+	v1.GET("/uptime/stats", admin, a.adminStats)
+	v1.POST("/uptime/flush", admin, a.flush)
+	v1.GET("/uptime/flush", admin, a.flush)
+	v1.GET("/uptime/stats/user", a.userSummary)
+	v1.GET("/uptime/stats/aggregates/:id", a.aggregates)
+	v1.GET("/uptime/logs/:uptimeId", a.monitorLogs)
+	v1.GET("/uptime/incidents/user", a.userIncidents)
+	v1.GET("/uptime/incidents/:id", a.monitorIncidents)
+	v1.GET("/uptime/:id", a.getMonitor)
+	v1.PATCH("/uptime/:id", write, a.updateMonitor)
+	v1.DELETE("/uptime/:id", write, a.deleteMonitor)
+
+	v1.GET("/ping-log", admin, a.listPingLogs)
+	v1.GET("/ping-log/user/my-logs", a.myPingLogs)
+	v1.GET("/ping-log/id/:id", a.getPingLog)
+	v1.DELETE("/ping-log/:id", write, a.deletePingLog)
+
+	v1.POST("/user", admin, a.createUser)
+	v1.GET("/user", admin, a.listUsers)
+	v1.GET("/user/:id", a.getUser)
+	v1.PATCH("/user/:id", write, a.updateUser)
+	v1.DELETE("/user/:id", admin, a.deleteUser)
+	return r
+}
+
+// fail answers err through the one error mapping.
+func (a *API) fail(c *gin.Context, err error) { respondError(c, a.log, err) }

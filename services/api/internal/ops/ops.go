@@ -1,0 +1,200 @@
+// Package ops connects the api to the pipeline: it publishes monitor
+// changes for the scheduler and reads the live figures the ADMIN routes
+// show.
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/servercheck/uptime/pkg/deadletter"
+	"github.com/servercheck/uptime/pkg/stream"
+	"github.com/servercheck/uptime/proto-events/events"
+	"github.com/servercheck/uptime/proto-events/gen/eventsv1"
+	"github.com/servercheck/uptime/services/api/internal/store"
+)
+
+// FlushChannel is the Redis pub/sub channel (under the keyspace) on which
+// log-writers listen for flush requests.
+const FlushChannel = "control:flush"
+
+// Changes publishes MonitorChanged events.
+type Changes struct {
+	pub      *stream.Publisher
+	producer string
+}
+
+// NewChanges returns a publisher of monitor changes.
+func NewChanges(pub *stream.Publisher, producer string) *Changes {
+	return &Changes{pub: pub, producer: producer}
+}
+
+// MonitorChanged publishes kind for m to the monitors stream.
+func (c *Changes) MonitorChanged(ctx context.Context, kind eventsv1.ChangeKind, m store.Monitor) error {
+	ev := &eventsv1.MonitorChanged{MonitorId: m.ID, Kind: kind, UserId: m.UserID}
+	if kind != eventsv1.ChangeKind_CHANGE_KIND_DELETED {
+		spec, err := Spec(m)
+		if err != nil {
+			return err
+		}
+		ev.Monitor = spec
+	}
+	env, err := events.New(c.producer, ev)
+	if err != nil {
+		return fmt.Errorf("wrap change of monitor %s: %w", m.ID, err)
+	}
+	b, err := events.Marshal(env)
+	if err != nil {
+		return fmt.Errorf("encode change of monitor %s: %w", m.ID, err)
+	}
+	if _, err := c.pub.Publish(ctx, stream.Monitors, b); err != nil {
+		return fmt.Errorf("publish change of monitor %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+type storedConfig struct {
+	HTTP *struct {
+		Method              string            `json:"method"`
+		Headers             map[string]string `json:"headers"`
+		Body                string            `json:"body"`
+		ExpectedStatusCodes []int32           `json:"expectedStatusCodes"`
+		ExpectedText        string            `json:"expectedText"`
+		ExpectedJSONPath    string            `json:"expectedJsonPath"`
+		ExpectedJSONValue   json.RawMessage   `json:"expectedJsonValue"`
+		TimeoutMs           int32             `json:"timeoutMs"`
+		MaxResponseBytes    int64             `json:"maxResponseBytes"`
+		FollowRedirects     *bool             `json:"followRedirects"`
+	} `json:"http"`
+	SSL *struct {
+		AlertBeforeDays int32 `json:"alertBeforeDays"`
+	} `json:"ssl"`
+}
+
+var monitorTypes = map[string]eventsv1.MonitorType{
+	store.TypeHTTP:      eventsv1.MonitorType_MONITOR_TYPE_HTTP,
+	store.TypeSSL:       eventsv1.MonitorType_MONITOR_TYPE_SSL,
+	store.TypeHeartbeat: eventsv1.MonitorType_MONITOR_TYPE_HEARTBEAT,
+}
+
+// Spec is the scheduler's view of a monitor (everything a job needs).
+func Spec(m store.Monitor) (*eventsv1.MonitorSpec, error) {
+	var cfg storedConfig
+	if len(m.Config) > 0 {
+		if err := json.Unmarshal(m.Config, &cfg); err != nil {
+			return nil, fmt.Errorf("read config of monitor %s: %w", m.ID, err)
+		}
+	}
+	spec := &eventsv1.MonitorSpec{
+		Id: m.ID, UserId: m.UserID, Name: m.Name, Url: m.URL,
+		FrequencySeconds: int32(m.Frequency), //nolint:gosec // 60..86400 by a CHECK constraint
+		IsActive:         m.IsActive,
+		Type:             monitorTypes[m.MonitorType],
+		FailureThreshold: int32(m.FailureThreshold), //nolint:gosec // 1..10 by a CHECK constraint
+		SuccessThreshold: int32(m.SuccessThreshold), //nolint:gosec // 1..10 by a CHECK constraint
+		UpdatedAt:        timestamppb.New(m.UpdatedAt),
+		Request:          &eventsv1.HTTPRequest{Method: "GET", TimeoutMs: 10000, MaxResponseBytes: 1 << 20, FollowRedirects: true},
+	}
+	if m.HeartbeatIntervalSeconds != nil {
+		spec.HeartbeatIntervalSeconds = int32(*m.HeartbeatIntervalSeconds) //nolint:gosec // bounded by validation
+	}
+	if m.HeartbeatGraceSeconds != nil {
+		spec.HeartbeatGraceSeconds = int32(*m.HeartbeatGraceSeconds) //nolint:gosec // bounded by validation
+	}
+	if h := cfg.HTTP; h != nil {
+		r := spec.Request
+		if h.Method != "" {
+			r.Method = h.Method
+		}
+		for name, value := range h.Headers {
+			r.Headers = append(r.Headers, &eventsv1.Header{Name: name, Value: value})
+		}
+		r.Body = []byte(h.Body)
+		r.ExpectedStatusCodes = h.ExpectedStatusCodes
+		r.ExpectedText = h.ExpectedText
+		r.ExpectedJsonPath = h.ExpectedJSONPath
+		r.ExpectedJsonValue = string(h.ExpectedJSONValue)
+		if h.TimeoutMs > 0 {
+			r.TimeoutMs = h.TimeoutMs
+		}
+		if h.MaxResponseBytes > 0 {
+			r.MaxResponseBytes = h.MaxResponseBytes
+		}
+		if h.FollowRedirects != nil {
+			r.FollowRedirects = *h.FollowRedirects
+		}
+	}
+	spec.SslAlertBeforeDays = 30
+	if cfg.SSL != nil && cfg.SSL.AlertBeforeDays > 0 {
+		spec.SslAlertBeforeDays = cfg.SSL.AlertBeforeDays
+	}
+	return spec, nil
+}
+
+// Admin reads pipeline figures for GET /uptime/stats and requests flushes.
+type Admin struct {
+	rdb         redis.UniversalClient
+	ks          stream.Keyspace
+	deadLetters *deadletter.Store
+}
+
+// NewAdmin returns the admin operations.
+func NewAdmin(rdb redis.UniversalClient, ks stream.Keyspace, deadLetters *deadletter.Store) *Admin {
+	return &Admin{rdb: rdb, ks: ks, deadLetters: deadLetters}
+}
+
+// Stats is the body of GET /uptime/stats. Figures reported by checker and
+// log-writer instances join it when those services report them; until
+// then the fields are null rather than invented.
+type Stats struct {
+	HTTPPool          any                 `json:"httpPool"`
+	Buffer            any                 `json:"buffer"`
+	Pools             []any               `json:"pools"`
+	BufferUtilization *float64            `json:"bufferUtilization"`
+	Streams           []stream.StreamInfo `json:"streams"`
+	DLQ               DLQStats            `json:"dlq"`
+}
+
+// DLQStats counts dead letters by where they are.
+type DLQStats struct {
+	// Stream is the length of the dlq stream (entries not yet handled by the mover).
+	Stream int64 `json:"stream"`
+	// Delayed are waiting for a re-drive.
+	Delayed int64 `json:"delayed"`
+	// Parked are in PostgreSQL awaiting an ADMIN.
+	Parked int `json:"parked"`
+}
+
+// Stats implements httpapi.AdminOps.
+func (a *Admin) Stats(ctx context.Context) (any, error) {
+	infos, err := stream.Inspect(ctx, a.rdb, a.ks, stream.Monitors, stream.Jobs, stream.Results, stream.Events, stream.DLQ)
+	if err != nil {
+		return nil, fmt.Errorf("inspect streams: %w", err)
+	}
+	st := Stats{Pools: []any{}, Streams: infos}
+	for _, s := range infos {
+		if s.Stream == stream.DLQ {
+			st.DLQ.Stream = s.Length
+		}
+	}
+	if st.DLQ.Delayed, err = a.rdb.ZCard(ctx, a.ks.Key("dlq:delay")).Result(); err != nil {
+		return nil, fmt.Errorf("count delayed dead letters: %w", err)
+	}
+	if _, st.DLQ.Parked, err = a.deadLetters.List(ctx, deadletter.StatusParked, 1, 0); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// RequestFlush implements httpapi.AdminOps.
+func (a *Admin) RequestFlush(ctx context.Context) (int64, error) {
+	n, err := a.rdb.Publish(ctx, a.ks.Key(FlushChannel), "flush").Result()
+	if err != nil {
+		return 0, fmt.Errorf("publish flush request: %w", err)
+	}
+	return n, nil
+}

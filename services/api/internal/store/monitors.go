@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/servercheck/uptime/pkg/postgres"
+)
+
+// Monitors is the monitors table.
+type Monitors struct {
+	db *gorm.DB
+}
+
+// NewMonitors returns the monitors repository.
+func NewMonitors(db *postgres.DB) *Monitors { return &Monitors{db: db.Gorm} }
+
+// Sort orders of monitor lists.
+const (
+	SortRecent     = "recent"
+	SortOldest     = "oldest"
+	SortNameAsc    = "name_asc"
+	SortNameDesc   = "name_desc"
+	SortStatusDown = "status_down"
+	SortStatusUp   = "status_up"
+)
+
+// MonitorSorts lists the accepted sortBy values.
+var MonitorSorts = []string{SortRecent, SortOldest, SortNameAsc, SortNameDesc, SortStatusDown, SortStatusUp}
+
+// MonitorQuery filters a monitor list. Empty fields do not filter.
+type MonitorQuery struct {
+	UserID          string
+	OwnerEmail      string
+	Status          string
+	Search          string
+	SortBy          string
+	IncludeInactive bool
+	Page            int
+	Limit           int
+}
+
+// EscapeLike escapes LIKE wildcards in user input (used with ESCAPE '\').
+func EscapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// orderBy sorts the whole result, so status sorts are not page-local.
+func orderBy(sortBy string) string {
+	switch sortBy {
+	case SortOldest:
+		return "monitors.created_at ASC, monitors.id"
+	case SortNameAsc:
+		return "lower(monitors.name) ASC, monitors.created_at DESC, monitors.id"
+	case SortNameDesc:
+		return "lower(monitors.name) DESC, monitors.created_at DESC, monitors.id"
+	case SortStatusDown:
+		return "CASE monitors.status WHEN 'DOWN' THEN 0 WHEN 'UP' THEN 1 ELSE 2 END, monitors.created_at DESC, monitors.id"
+	case SortStatusUp:
+		return "CASE monitors.status WHEN 'UP' THEN 0 WHEN 'DOWN' THEN 1 ELSE 2 END, monitors.created_at DESC, monitors.id"
+	default:
+		return "monitors.created_at DESC, monitors.id"
+	}
+}
+
+// List returns one page of monitors and the total matching the query.
+func (m *Monitors) List(ctx context.Context, q MonitorQuery) ([]Monitor, int64, error) {
+	tx := m.db.WithContext(ctx).Model(&Monitor{})
+	if q.UserID != "" {
+		tx = tx.Where("monitors.user_id = ?", q.UserID)
+	}
+	if q.OwnerEmail != "" {
+		tx = tx.Where("monitors.user_id IN (SELECT id FROM users WHERE email = ?)", strings.ToLower(q.OwnerEmail))
+	}
+	if q.Status != "" {
+		tx = tx.Where("monitors.status = ?", q.Status)
+	}
+	if !q.IncludeInactive {
+		tx = tx.Where("monitors.is_active")
+	}
+	if q.Search != "" {
+		like := "%" + EscapeLike(strings.ToLower(q.Search)) + "%"
+		tx = tx.Where(`(lower(monitors.name) LIKE ? ESCAPE '\' OR lower(monitors.url) LIKE ? ESCAPE '\')`, like, like)
+	}
+	var total int64
+	if err := tx.Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("count monitors: %w", Classify(err))
+	}
+	out := []Monitor{}
+	err := tx.Order(orderBy(q.SortBy)).Limit(q.Limit).Offset((q.Page - 1) * q.Limit).Find(&out).Error
+	if err != nil {
+		return nil, 0, fmt.Errorf("list monitors: %w", Classify(err))
+	}
+	return out, total, nil
+}
+
+// Create inserts a monitor; ID, status and timestamps come from the database.
+func (m *Monitors) Create(ctx context.Context, mon *Monitor) error {
+	err := m.db.WithContext(ctx).Omit("id", "status", "created_at", "updated_at", "last_check").Create(mon).Error
+	if err != nil {
+		return fmt.Errorf("create monitor %q: %w", mon.Name, Classify(err))
+	}
+	return m.reload(ctx, mon)
+}
+
+func (m *Monitors) reload(ctx context.Context, mon *Monitor) error {
+	got, err := m.Get(ctx, mon.ID)
+	if err != nil {
+		return err
+	}
+	*mon = got
+	return nil
+}
+
+// Get returns one monitor, whoever owns it: callers check ownership.
+func (m *Monitors) Get(ctx context.Context, id string) (Monitor, error) {
+	var mon Monitor
+	if err := m.db.WithContext(ctx).Where("id = ?", id).Take(&mon).Error; err != nil {
+		return Monitor{}, fmt.Errorf("get monitor %s: %w", id, Classify(err))
+	}
+	return mon, nil
+}
+
+// Update applies fields (column -> value) to a monitor. Deactivating it
+// resolves its ongoing incidents in the same transaction: a paused monitor
+// is not down.
+func (m *Monitors) Update(ctx context.Context, id string, fields map[string]any, now time.Time) (Monitor, error) {
+	err := m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if len(fields) > 0 {
+			res := tx.Model(&Monitor{}).Where("id = ?", id).Updates(fields)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 0 {
+				return ErrNotFound
+			}
+		}
+		if active, ok := fields["is_active"].(bool); ok && !active {
+			return tx.Model(&Incident{}).Where("monitor_id = ? AND status = ?", id, IncidentOngoing).
+				Updates(map[string]any{"status": IncidentResolved, "ended_at": now}).Error
+		}
+		return nil
+	})
+	if err != nil {
+		return Monitor{}, fmt.Errorf("update monitor %s: %w", id, Classify(err))
+	}
+	return m.Get(ctx, id)
+}
+
+// Delete removes a monitor (its ping logs, incidents and rollups cascade)
+// and returns the deleted row.
+func (m *Monitors) Delete(ctx context.Context, id string) (Monitor, error) {
+	var mon Monitor
+	res := m.db.WithContext(ctx).Clauses(clause.Returning{}).Where("id = ?", id).Delete(&mon)
+	if res.Error != nil {
+		return Monitor{}, fmt.Errorf("delete monitor %s: %w", id, Classify(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return Monitor{}, fmt.Errorf("delete monitor %s: %w", id, ErrNotFound)
+	}
+	return mon, nil
+}

@@ -68,12 +68,17 @@ type API struct {
 	d       Deps
 	log     *slog.Logger
 	limiter *limiter
+	metrics httpMetrics
 }
 
 // New returns the API; Handler builds its router and Limiter must run as a
 // component (it sweeps idle rate-limit buckets).
 func New(cfg Config, d Deps) *API {
-	return &API{cfg: cfg, d: d, log: d.Logger.With("component", "http_api"), limiter: newLimiter(cfg.RateLimit, d.Now)}
+	return &API{
+		cfg: cfg, d: d, log: d.Logger.With("component", "http_api"),
+		limiter: newLimiter(cfg.RateLimit, d.Now),
+		metrics: newHTTPMetrics(d.Registry),
+	}
 }
 
 // Limiter is the rate limiter's sweeping component.
@@ -104,8 +109,7 @@ func (a *API) engine() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = false
 	r.ContextWithFallback = true
-	metrics := newHTTPMetrics(a.d.Registry)
-	r.Use(requestID(), observe(a.log, metrics), recovery(a.log), securityHeaders(a.cfg.Production), cors(a.cfg.CORSOrigins))
+	r.Use(requestID(), observe(a.log, a.metrics), recovery(a.log), securityHeaders(a.cfg.Production), cors(a.cfg.CORSOrigins))
 
 	ops := http.NewServeMux()
 	httpserver.Register(ops, a.d.Health, a.d.Registry)

@@ -5,7 +5,7 @@ ROOT := $(abspath .)
 MODULES = $(shell scripts/modules.sh)
 SERVICES := api scheduler checker log-writer notifier
 
-.PHONY: help build test lint fmt generate check-generated migrate up down bench ci tools
+.PHONY: help build token test lint fmt generate check-generated migrate up down bench ci tools
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -14,6 +14,11 @@ build: ## Build every service and the migrate command into bin/
 	@mkdir -p bin
 	@for s in $(SERVICES); do (cd services/$$s && go build -o $(ROOT)/bin/$$s .) || exit 1; done
 	@cd db && go build -o $(ROOT)/bin/migrate ./cmd/migrate
+	@cd services/api && go build -o $(ROOT)/bin/devtoken ./cmd/devtoken
+
+token: ## Print a development token for `make up`: make token EMAIL=you@example.com ROLE=USER|ADMIN|GUEST
+	@cd services/api && go build -o $(ROOT)/bin/devtoken ./cmd/devtoken
+	@scripts/token.sh "$(or $(EMAIL),user@servercheck.local)" "$(or $(ROLE),USER)"
 
 test: ## Start throw-away PostgreSQL and Redis and run every module's tests with -race
 	@scripts/test.sh

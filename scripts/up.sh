@@ -12,6 +12,8 @@ cd "$root"
 "$root/scripts/stack.sh" up dev
 eval "$("$root/scripts/stack.sh" env dev)"
 export DATABASE_URL REDIS_HOST REDIS_PORT
+# shellcheck source=scripts/dev.env
+. "$root/scripts/dev.env"
 
 echo "up: building services" >&2
 make -s -C "$root" build
@@ -54,13 +56,26 @@ for svc in "${SERVICES[@]}"; do
 	fi
 done
 
+token="$("$root/bin/devtoken" --email "$ADMIN_EMAILS" --role ADMIN --ttl 12h)"
+
 cat <<MSG
 
 Server Check is running.
   API:          http://127.0.0.1:4000/api/v1   (health: http://127.0.0.1:4000/health/readiness)
+  Swagger UI:   http://127.0.0.1:4000/api/docs
   Metrics:      http://127.0.0.1:4000/metrics and :9102 (scheduler) :9103 (checker) :9104 (log-writer) :9105 (notifier)
   PostgreSQL:   $DATABASE_URL
   Redis:        $REDIS_HOST:$REDIS_PORT
   Logs:         $logs/<service>.log
+
+Development token (ADMIN $ADMIN_EMAILS, valid 12 h; another: make token EMAIL=you@example.com ROLE=USER):
+$token
+
+Try it:
+  export TOKEN='$token'
+  curl -s -X POST http://127.0.0.1:4000/api/v1/uptime -H "Authorization: Bearer \$TOKEN" \\
+       -H 'Content-Type: application/json' -d '{"name":"My api","url":"http://127.0.0.1:4000/health/liveness","frequency":60}'
+  curl -s http://127.0.0.1:4000/api/v1/uptime -H "Authorization: Bearer \$TOKEN"
+
 Stop everything with: make down
 MSG

@@ -72,7 +72,7 @@ func Inspect(ctx context.Context, rdb redis.Cmdable, ks Keyspace, streams ...str
 		if err != nil {
 			return nil, fmt.Errorf("xlen %s: %w", s, err)
 		}
-		info := StreamInfo{Stream: s, Length: n}
+		info := StreamInfo{Stream: s, Length: n, Groups: []GroupInfo{}}
 		groups, err := rdb.XInfoGroups(ctx, key).Result()
 		if err != nil && !isNoSuchKey(err) {
 			return nil, fmt.Errorf("xinfo groups %s: %w", s, err)

@@ -2,14 +2,12 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/servercheck/uptime/pkg/netguard"
 	"github.com/servercheck/uptime/proto-events/gen/eventsv1"
 	"github.com/servercheck/uptime/services/api/internal/store"
 )
@@ -65,24 +63,13 @@ func (a *API) monitorFields(c *gin.Context, b *body, creating bool) map[string]a
 	if creating {
 		if s := b.str("url", true, 2048); s != nil {
 			if _, err := a.d.Guard.CheckURL(c.Request.Context(), *s, a.d.Resolver); err != nil {
-				b.fail("url %s", urlProblem(err))
+				b.fail("url: %s", err.Error())
 			} else {
 				fields["url"] = *s
 			}
 		}
 	}
 	return fields
-}
-
-func urlProblem(err error) string {
-	switch {
-	case errors.Is(err, netguard.ErrForbiddenAddress):
-		return "points to a forbidden destination (private, loopback, link-local or reserved address): " + err.Error()
-	case errors.Is(err, netguard.ErrUnresolvable):
-		return "host does not resolve: " + err.Error()
-	default:
-		return "must be an http or https URL with a host: " + err.Error()
-	}
 }
 
 // monitorBodyFields lists create's fields; update takes all but url.

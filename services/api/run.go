@@ -81,20 +81,21 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		AdminEmails: lower(cfg.AdminEmails),
 		RateLimit:   httpapi.RateLimitConfig{PerSecond: cfg.RateLimitPerSecond, Burst: cfg.RateLimitBurst},
 	}, httpapi.Deps{
-		Users:    store.NewUsers(db),
-		Monitors: store.NewMonitors(db),
-		PingLogs: store.NewPingLogs(db),
-		Reports:  store.NewReports(db, time.Duration(cfg.RawLogRetentionDays)*24*time.Hour, time.Now),
-		Verifier: verifier,
-		Changes:  ops.NewChanges(pub, "api/"+stream.UniqueName()),
-		Guard:    netguard.New(allow),
-		Resolver: net.DefaultResolver,
-		Admin:    ops.NewAdmin(rdb, ks, deadletter.NewStore(db.Pool)),
-		Health:   health,
-		Registry: reg,
-		Logger:   logger,
-		Now:      time.Now,
-		DevJWKS:  devJWKS,
+		Users:       store.NewUsers(db),
+		Monitors:    store.NewMonitors(db),
+		PingLogs:    store.NewPingLogs(db),
+		Reports:     store.NewReports(db, time.Duration(cfg.RawLogRetentionDays)*24*time.Hour, time.Now),
+		Verifier:    verifier,
+		Changes:     ops.NewChanges(pub, "api/"+stream.UniqueName()),
+		Guard:       netguard.New(allow),
+		Resolver:    net.DefaultResolver,
+		Admin:       ops.NewAdmin(rdb, ks, deadletter.NewStore(db.Pool)),
+		DeadLetters: ops.NewDeadLetters(deadletter.NewStore(db.Pool), pub),
+		Health:      health,
+		Registry:    reg,
+		Logger:      logger,
+		Now:         time.Now,
+		DevJWKS:     devJWKS,
 	})
 	srv, err := httpserver.New(net.JoinHostPort("", strconv.Itoa(cfg.Port)), api.Handler(), health, logger, httpserver.Options{
 		ShutdownTimeout: cfg.Lifecycle.ShutdownTimeout,
@@ -118,4 +119,3 @@ func lower(ss []string) []string {
 	}
 	return out
 }
-

@@ -52,13 +52,13 @@ func (e *netErr) Error() string { return "no such host " + e.host }
 // harness runs the api's handler over a real PostgreSQL schema, a real
 // Redis prefix and a JWKS served on loopback.
 type harness struct {
-	t       *testing.T
-	srv     *httptest.Server
-	key     *rsa.PrivateKey
-	issuer  string
-	db      *postgres.DB
-	rdb     *redis.Client
-	ks      stream.Keyspace
+	t      *testing.T
+	srv    *httptest.Server
+	key    *rsa.PrivateKey
+	issuer string
+	db     *postgres.DB
+	rdb    *redis.Client
+	ks     stream.Keyspace
 }
 
 type harnessOption func(*httpapi.Config)
@@ -111,19 +111,20 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		"internal.example": {netip.MustParseAddr("10.1.2.3")},
 	}
 	api := httpapi.New(cfg, httpapi.Deps{
-		Users:    store.NewUsers(db),
-		Monitors: store.NewMonitors(db),
-		PingLogs: store.NewPingLogs(db),
-		Reports:  store.NewReports(db, 30*24*time.Hour, time.Now),
-		Verifier: verifier,
-		Changes:  ops.NewChanges(pub, "test"),
-		Guard:    netguard.New(nil),
-		Resolver: resolver,
-		Admin:    ops.NewAdmin(rdb, ks, deadletter.NewStore(db.Pool)),
-		Health:   health,
-		Registry: reg,
-		Logger:   testenv.Logger(t),
-		Now:      time.Now,
+		Users:       store.NewUsers(db),
+		Monitors:    store.NewMonitors(db),
+		PingLogs:    store.NewPingLogs(db),
+		Reports:     store.NewReports(db, 30*24*time.Hour, time.Now),
+		Verifier:    verifier,
+		Changes:     ops.NewChanges(pub, "test"),
+		Guard:       netguard.New(nil),
+		Resolver:    resolver,
+		Admin:       ops.NewAdmin(rdb, ks, deadletter.NewStore(db.Pool)),
+		DeadLetters: ops.NewDeadLetters(deadletter.NewStore(db.Pool), pub),
+		Health:      health,
+		Registry:    reg,
+		Logger:      testenv.Logger(t),
+		Now:         time.Now,
 	})
 	h.srv = httptest.NewServer(api.Handler())
 	t.Cleanup(h.srv.Close)

@@ -32,6 +32,15 @@ func TestEveryRouteAnswersEveryRole(t *testing.T) {
 		}
 		return id
 	}
+	newDeadLetter := func() string {
+		var id string
+		if err := h.db.Pool.QueryRow(t.Context(), `INSERT INTO dead_letters (source_stream, original_id, payload, error, deliveries, failed_at)
+			VALUES ('events', gen_random_uuid()::text, '\x00', 'boom', 3, now()) RETURNING id::text`).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	sharedDeadLetter := newDeadLetter()
 	shared := newMonitor()
 	sharedLog := h.pingLog(shared, time.Now().Truncate(time.Minute), true)
 	validMonitor := map[string]any{"name": "New", "url": "https://example.com/health", "frequency": 60}
@@ -59,6 +68,10 @@ func TestEveryRouteAnswersEveryRole(t *testing.T) {
 		{"GET", fixed("/api/v1/ping-log/user/my-logs"), nil, codes(401, 200, 200, 200)},
 		{"GET", fixed("/api/v1/ping-log/id/" + sharedLog), nil, codes(401, 404, 200, 200)},
 		{"DELETE", func() string { return "/api/v1/ping-log/" + newLog() }, nil, codes(401, 403, 200, 200)},
+		{"GET", fixed("/api/v1/dead-letters"), nil, codes(401, 403, 403, 200)},
+		{"GET", fixed("/api/v1/dead-letters/" + sharedDeadLetter), nil, codes(401, 403, 403, 200)},
+		{"POST", func() string { return "/api/v1/dead-letters/" + newDeadLetter() + "/replay" }, nil, codes(401, 403, 403, 200)},
+		{"POST", func() string { return "/api/v1/dead-letters/" + newDeadLetter() + "/discard" }, nil, codes(401, 403, 403, 200)},
 		{"POST", fixed("/api/v1/user"), nil, codes(401, 403, 403, 201)},
 		{"GET", fixed("/api/v1/user"), nil, codes(401, 403, 403, 200)},
 		{"GET", fixed("/api/v1/user/" + ownerID), nil, codes(401, 403, 200, 200)},

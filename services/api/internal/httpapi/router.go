@@ -45,19 +45,21 @@ type Config struct {
 
 // Deps are the api's collaborators, wired in run.go.
 type Deps struct {
-	Users     *store.Users
-	Monitors  *store.Monitors
-	PingLogs  *store.PingLogs
-	Reports   *store.Reports
-	Verifier  TokenVerifier
-	Changes   ChangePublisher
-	Guard     URLGuard
-	Resolver  netguard.Resolver
-	Admin     AdminOps
-	Health    *httpserver.Health
-	Registry  *prometheus.Registry
-	Logger    *slog.Logger
-	Now       func() time.Time
+	Users    *store.Users
+	Monitors *store.Monitors
+	PingLogs *store.PingLogs
+	Reports  *store.Reports
+	Verifier TokenVerifier
+	Changes  ChangePublisher
+	Guard    URLGuard
+	Resolver netguard.Resolver
+	Admin    AdminOps
+	// DeadLetters serves the ADMIN dead-letter routes.
+	DeadLetters DeadLetterOps
+	Health      *httpserver.Health
+	Registry    *prometheus.Registry
+	Logger      *slog.Logger
+	Now         func() time.Time
 	// DevJWKS, when set, is served at /dev-issuer/.well-known/jwks.json.
 	DevJWKS []byte
 }
@@ -148,6 +150,11 @@ func (a *API) engine() *gin.Engine {
 	v1.GET("/ping-log/user/my-logs", a.myPingLogs)
 	v1.GET("/ping-log/id/:id", a.getPingLog)
 	v1.DELETE("/ping-log/:id", write, a.deletePingLog)
+
+	v1.GET("/dead-letters", admin, a.listDeadLetters)
+	v1.GET("/dead-letters/:id", admin, a.deadLetterAction(a.d.DeadLetters.Get))
+	v1.POST("/dead-letters/:id/replay", admin, a.deadLetterAction(a.d.DeadLetters.Replay))
+	v1.POST("/dead-letters/:id/discard", admin, a.deadLetterAction(a.d.DeadLetters.Discard))
 
 	v1.POST("/user", admin, a.createUser)
 	v1.GET("/user", admin, a.listUsers)

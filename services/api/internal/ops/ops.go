@@ -198,3 +198,34 @@ func (a *Admin) RequestFlush(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// DeadLetters lets an ADMIN list, replay and discard parked dead letters.
+type DeadLetters struct {
+	store *deadletter.Store
+	pub   *stream.Publisher
+}
+
+// NewDeadLetters returns the dead-letter operations.
+func NewDeadLetters(store *deadletter.Store, pub *stream.Publisher) *DeadLetters {
+	return &DeadLetters{store: store, pub: pub}
+}
+
+// List returns one page of dead letters with status (all when empty).
+func (d *DeadLetters) List(ctx context.Context, status string, page, limit int) ([]deadletter.Parked, int, error) {
+	return d.store.List(ctx, status, limit, (page-1)*limit)
+}
+
+// Get returns one dead letter.
+func (d *DeadLetters) Get(ctx context.Context, id string) (deadletter.Parked, error) {
+	return d.store.Get(ctx, id)
+}
+
+// Replay re-publishes a parked dead letter to its source stream.
+func (d *DeadLetters) Replay(ctx context.Context, id string) (deadletter.Parked, error) {
+	return d.store.Replay(ctx, id, d.pub)
+}
+
+// Discard marks a parked dead letter as discarded.
+func (d *DeadLetters) Discard(ctx context.Context, id string) (deadletter.Parked, error) {
+	return d.store.Discard(ctx, id)
+}

@@ -44,9 +44,14 @@ func (a *API) listDeadLetters(c *gin.Context) {
 	c.JSON(http.StatusOK, list(rows, page, limit, int64(total)))
 }
 
-// deadLetterAction runs op on the :id dead letter and answers the row.
-func (a *API) deadLetterAction(op func(context.Context, string) (deadletter.Parked, error)) gin.HandlerFunc {
+type dlOp = func(context.Context, string) (deadletter.Parked, error)
+
+// deadLetterAction runs the operation pick chooses on the :id dead letter
+// and answers the row. The operation is picked per request so that the
+// router can be built without the dependency (the OpenAPI test does).
+func (a *API) deadLetterAction(pick func(DeadLetterOps) dlOp) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		op := pick(a.d.DeadLetters)
 		id, err := pathID(c, "id")
 		if err != nil {
 			a.fail(c, err)

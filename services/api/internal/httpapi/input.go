@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -29,8 +31,12 @@ type body struct {
 
 func readBody(c *gin.Context, allowed ...string) (*body, error) {
 	data, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
-	if err != nil {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
 		return nil, errStatus(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", maxBodyBytes))
+	}
+	if err != nil {
+		return nil, errValidation([]string{"request body could not be read"})
 	}
 	b := &body{raw: map[string]json.RawMessage{}}
 	if len(bytes.TrimSpace(data)) == 0 {
@@ -63,7 +69,9 @@ func (b *body) has(name string) bool {
 	return ok && string(v) != "null"
 }
 
-func (b *body) fail(format string, args ...any) { b.errs = append(b.errs, fmt.Sprintf(format, args...)) }
+func (b *body) fail(format string, args ...any) {
+	b.errs = append(b.errs, fmt.Sprintf(format, args...))
+}
 
 // err returns the collected problems as one 400, or nil.
 func (b *body) err() error {
@@ -73,7 +81,24 @@ func (b *body) err() error {
 	return errValidation(b.errs)
 }
 
+// str reads a trimmed string; present means non-blank, and maxLen counts
+// characters.
 func (b *body) str(name string, required bool, maxLen int) *string {
+	s := b.text(name, required, maxLen)
+	if s == nil {
+		return nil
+	}
+	t := strings.TrimSpace(*s)
+	if t == "" {
+		b.fail("%s should not be empty", name)
+		return nil
+	}
+	return &t
+}
+
+// text reads a string as sent (a request body or an expected text may
+// need its whitespace).
+func (b *body) text(name string, required bool, maxLen int) *string {
 	if !b.has(name) {
 		if required {
 			b.fail("%s should not be empty", name)
@@ -85,12 +110,7 @@ func (b *body) str(name string, required bool, maxLen int) *string {
 		b.fail("%s must be a string", name)
 		return nil
 	}
-	s = strings.TrimSpace(s)
-	switch {
-	case required && s == "":
-		b.fail("%s should not be empty", name)
-		return nil
-	case maxLen > 0 && len(s) > maxLen:
+	if maxLen > 0 && utf8.RuneCountInString(s) > maxLen {
 		b.fail("%s must be shorter than or equal to %d characters", name, maxLen)
 		return nil
 	}
@@ -170,7 +190,9 @@ func readQuery(c *gin.Context, allowed ...string) *query {
 	return &query{c: c, errs: unknownFields(c.Request.URL.Query(), allowed)}
 }
 
-func (q *query) fail(format string, args ...any) { q.errs = append(q.errs, fmt.Sprintf(format, args...)) }
+func (q *query) fail(format string, args ...any) {
+	q.errs = append(q.errs, fmt.Sprintf(format, args...))
+}
 
 func (q *query) err() error {
 	if len(q.errs) == 0 {
@@ -282,4 +304,24 @@ func list[T any](items []T, page, limit int, total int64) listResponse[T] {
 		items = []T{}
 	}
 	return listResponse[T]{Data: items, Pagination: paginate(page, limit, total)}
+}
+
+// noInput refuses any query parameter or body field on routes that take
+// none, so that a typo is an error, not silently ignored.
+func (a *API) noInput(c *gin.Context) {
+	errs := readQuery(c).errs
+	// A GET's body means nothing to HTTP; only writes are checked for one.
+	if c.Request.Method != http.MethodGet && c.Request.Body != nil && c.Request.ContentLength != 0 {
+		b, err := readBody(c)
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		errs = append(errs, b.errs...)
+	}
+	if len(errs) > 0 {
+		a.fail(c, errValidation(errs))
+		return
+	}
+	c.Next()
 }

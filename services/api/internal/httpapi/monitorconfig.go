@@ -114,7 +114,7 @@ func parseHTTPConfig(raw json.RawMessage, b *body) *httpConfig {
 			h.Headers = headers
 		}
 	}
-	if s := in.str("body", false, 0); s != nil {
+	if s := in.text("body", false, 0); s != nil {
 		if len(*s) > maxRequestBodyLen {
 			in.fail("body must be shorter than or equal to %d bytes", maxRequestBodyLen)
 		}
@@ -137,10 +137,10 @@ func parseHTTPConfig(raw json.RawMessage, b *body) *httpConfig {
 			}
 		}
 	}
-	if s := in.str("expectedText", false, maxExpectedText); s != nil {
+	if s := in.text("expectedText", false, maxExpectedText); s != nil {
 		h.ExpectedText = *s
 	}
-	if s := in.str("expectedJsonPath", false, 256); s != nil && *s != "" {
+	if s := in.str("expectedJsonPath", false, 256); s != nil {
 		if !jsonPathRE.MatchString(*s) {
 			in.fail("expectedJsonPath must look like a.b.0.c")
 		}

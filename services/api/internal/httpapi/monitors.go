@@ -161,17 +161,17 @@ func (a *API) listMonitors(c *gin.Context) {
 		SortBy:          q.enum("sortBy", store.SortRecent, false, store.MonitorSorts...),
 		IncludeInactive: q.boolean("includeInactive"),
 	}
-	userID, email := q.uuid("userId"), q.str("email")
+	// userId and email filter for ADMIN only; the front end always sends
+	// the caller's own email, so for anyone else they are ignored, never
+	// validated into an error.
+	if u := caller(c); u.Role == store.RoleAdmin {
+		mq.UserID, mq.OwnerEmail = q.uuid("userId"), q.str("email")
+	} else {
+		mq.UserID = u.ID
+	}
 	if err := q.err(); err != nil {
 		a.fail(c, err)
 		return
-	}
-	// userId and email filter for ADMIN only; the front end always sends
-	// the caller's own email, so for anyone else they are ignored.
-	if u := caller(c); u.Role == store.RoleAdmin {
-		mq.UserID, mq.OwnerEmail = userID, email
-	} else {
-		mq.UserID = u.ID
 	}
 	items, total, err := a.d.Monitors.List(c.Request.Context(), mq)
 	if err != nil {

@@ -131,36 +131,38 @@ func (a *API) engine() *gin.Engine {
 	v1 := r.Group("/api/v1", a.limiter.middleware(a.log), authenticate(a.d.Verifier, a.d.Users, a.cfg.AdminEmails, a.log))
 	admin := requireRole(a.log, store.RoleAdmin)
 	write := writable(a.log)
+	// none refuses query parameters and body fields on routes that take none.
+	none := a.noInput
 
 	v1.POST("/uptime", write, a.createMonitor)
 	v1.GET("/uptime", a.listMonitors)
-	v1.GET("/uptime/stats", admin, a.adminStats)
-	v1.POST("/uptime/flush", admin, a.flush)
-	v1.GET("/uptime/flush", admin, a.flush)
+	v1.GET("/uptime/stats", admin, none, a.adminStats)
+	v1.POST("/uptime/flush", admin, none, a.flush)
+	v1.GET("/uptime/flush", admin, none, a.flush)
 	v1.GET("/uptime/stats/user", a.userSummary)
 	v1.GET("/uptime/stats/aggregates/:id", a.aggregates)
 	v1.GET("/uptime/logs/:uptimeId", a.monitorLogs)
 	v1.GET("/uptime/incidents/user", a.userIncidents)
 	v1.GET("/uptime/incidents/:id", a.monitorIncidents)
-	v1.GET("/uptime/:id", a.getMonitor)
+	v1.GET("/uptime/:id", none, a.getMonitor)
 	v1.PATCH("/uptime/:id", write, a.updateMonitor)
-	v1.DELETE("/uptime/:id", write, a.deleteMonitor)
+	v1.DELETE("/uptime/:id", write, none, a.deleteMonitor)
 
 	v1.GET("/ping-log", admin, a.listPingLogs)
 	v1.GET("/ping-log/user/my-logs", a.myPingLogs)
-	v1.GET("/ping-log/id/:id", a.getPingLog)
-	v1.DELETE("/ping-log/:id", write, a.deletePingLog)
+	v1.GET("/ping-log/id/:id", none, a.getPingLog)
+	v1.DELETE("/ping-log/:id", write, none, a.deletePingLog)
 
 	v1.GET("/dead-letters", admin, a.listDeadLetters)
-	v1.GET("/dead-letters/:id", admin, a.deadLetterAction(a.d.DeadLetters.Get))
-	v1.POST("/dead-letters/:id/replay", admin, a.deadLetterAction(a.d.DeadLetters.Replay))
-	v1.POST("/dead-letters/:id/discard", admin, a.deadLetterAction(a.d.DeadLetters.Discard))
+	v1.GET("/dead-letters/:id", admin, none, a.deadLetterAction(func(d DeadLetterOps) dlOp { return d.Get }))
+	v1.POST("/dead-letters/:id/replay", admin, none, a.deadLetterAction(func(d DeadLetterOps) dlOp { return d.Replay }))
+	v1.POST("/dead-letters/:id/discard", admin, none, a.deadLetterAction(func(d DeadLetterOps) dlOp { return d.Discard }))
 
 	v1.POST("/user", admin, a.createUser)
 	v1.GET("/user", admin, a.listUsers)
-	v1.GET("/user/:id", a.getUser)
+	v1.GET("/user/:id", none, a.getUser)
 	v1.PATCH("/user/:id", write, a.updateUser)
-	v1.DELETE("/user/:id", admin, a.deleteUser)
+	v1.DELETE("/user/:id", admin, none, a.deleteUser)
 	return r
 }
 

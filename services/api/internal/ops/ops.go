@@ -6,6 +6,7 @@ package ops
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -135,6 +136,21 @@ func Spec(m store.Monitor) (*eventsv1.MonitorSpec, error) {
 	return spec, nil
 }
 
+// unavailable marks a Redis or PostgreSQL failure so that the api answers
+// 503, and leaves domain errors (not found, not parked) as they are.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, deadletter.ErrNotFound) || errors.Is(err, deadletter.ErrNotParked) {
+		return err
+	}
+	c := store.Classify(err)
+	for _, known := range []error{store.ErrNotFound, store.ErrConflict, store.ErrInvalidReference, store.ErrInvalidData, store.ErrUnavailable} {
+		if errors.Is(c, known) {
+			return c
+		}
+	}
+	return errors.Join(store.ErrUnavailable, err)
+}
+
 // Admin reads pipeline figures for GET /uptime/stats and requests flushes.
 type Admin struct {
 	rdb         redis.UniversalClient
@@ -173,7 +189,7 @@ type DLQStats struct {
 func (a *Admin) Stats(ctx context.Context) (any, error) {
 	infos, err := stream.Inspect(ctx, a.rdb, a.ks, stream.Monitors, stream.Jobs, stream.Results, stream.Events, stream.DLQ)
 	if err != nil {
-		return nil, fmt.Errorf("inspect streams: %w", err)
+		return nil, unavailable(fmt.Errorf("inspect streams: %w", err))
 	}
 	st := Stats{Pools: []any{}, Streams: infos}
 	for _, s := range infos {
@@ -182,10 +198,10 @@ func (a *Admin) Stats(ctx context.Context) (any, error) {
 		}
 	}
 	if st.DLQ.Delayed, err = a.rdb.ZCard(ctx, a.ks.Key("dlq:delay")).Result(); err != nil {
-		return nil, fmt.Errorf("count delayed dead letters: %w", err)
+		return nil, unavailable(fmt.Errorf("count delayed dead letters: %w", err))
 	}
 	if _, st.DLQ.Parked, err = a.deadLetters.List(ctx, deadletter.StatusParked, 1, 0); err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return st, nil
 }
@@ -194,7 +210,7 @@ func (a *Admin) Stats(ctx context.Context) (any, error) {
 func (a *Admin) RequestFlush(ctx context.Context) (int64, error) {
 	n, err := a.rdb.Publish(ctx, a.ks.Key(FlushChannel), "flush").Result()
 	if err != nil {
-		return 0, fmt.Errorf("publish flush request: %w", err)
+		return 0, unavailable(fmt.Errorf("publish flush request: %w", err))
 	}
 	return n, nil
 }
@@ -212,20 +228,24 @@ func NewDeadLetters(store *deadletter.Store, pub *stream.Publisher) *DeadLetters
 
 // List returns one page of dead letters with status (all when empty).
 func (d *DeadLetters) List(ctx context.Context, status string, page, limit int) ([]deadletter.Parked, int, error) {
-	return d.store.List(ctx, status, limit, (page-1)*limit)
+	rows, total, err := d.store.List(ctx, status, limit, (page-1)*limit)
+	return rows, total, unavailable(err)
 }
 
 // Get returns one dead letter.
 func (d *DeadLetters) Get(ctx context.Context, id string) (deadletter.Parked, error) {
-	return d.store.Get(ctx, id)
+	p, err := d.store.Get(ctx, id)
+	return p, unavailable(err)
 }
 
 // Replay re-publishes a parked dead letter to its source stream.
 func (d *DeadLetters) Replay(ctx context.Context, id string) (deadletter.Parked, error) {
-	return d.store.Replay(ctx, id, d.pub)
+	p, err := d.store.Replay(ctx, id, d.pub)
+	return p, unavailable(err)
 }
 
 // Discard marks a parked dead letter as discarded.
 func (d *DeadLetters) Discard(ctx context.Context, id string) (deadletter.Parked, error) {
-	return d.store.Discard(ctx, id)
+	p, err := d.store.Discard(ctx, id)
+	return p, unavailable(err)
 }

@@ -57,6 +57,9 @@ type Message struct {
 	Retries int
 	// Deliveries counts deliveries of this entry including this one.
 	Deliveries int64
+	// Fields holds the entry's other fields (e.g. the slot a scheduler
+	// script adds beside a job template); nil when there are none.
+	Fields map[string]string
 }
 
 func decodeEntry(stream string, x redisEntry, deliveries int64) (Message, error) {
@@ -70,12 +73,23 @@ func decodeEntry(stream string, x redisEntry, deliveries int64) (Message, error)
 		return m, fmt.Errorf("entry %s of %s: field %q is %T", x.ID, stream, fieldData, d)
 	}
 	m.Payload = []byte(s)
-	if r, ok := x.Values[fieldRetries].(string); ok {
-		n, err := strconv.Atoi(r)
-		if err != nil {
-			return m, fmt.Errorf("entry %s of %s: field %q: %w", x.ID, stream, fieldRetries, err)
+	for k, v := range x.Values {
+		if k == fieldData {
+			continue
 		}
-		m.Retries = n
+		s, _ := v.(string)
+		if k == fieldRetries {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return m, fmt.Errorf("entry %s of %s: field %q: %w", x.ID, stream, fieldRetries, err)
+			}
+			m.Retries = n
+			continue
+		}
+		if m.Fields == nil {
+			m.Fields = map[string]string{}
+		}
+		m.Fields[k] = s
 	}
 	return m, nil
 }

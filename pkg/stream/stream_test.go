@@ -336,3 +336,18 @@ func TestNewConsumerRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestExtraEntryFieldsReachTheHandler(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, err := f.rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: f.ks.Key(stream.Jobs), Values: []any{"d", "tpl", "s", "1700000000000", "r", "2"}}).Result()
+	require.NoError(t, err)
+	got := make(chan stream.Message, 1)
+	stop := run(t, f.consumer(t, stream.ConsumerConfig{Stream: stream.Jobs, Group: "checker", Concurrency: 1}),
+		stream.HandlerFunc(func(_ context.Context, m stream.Message) error { got <- m; return nil }))
+	m := <-got
+	require.NoError(t, stop())
+	assert.Equal(t, []byte("tpl"), m.Payload)
+	assert.Equal(t, 2, m.Retries)
+	assert.Equal(t, map[string]string{"s": "1700000000000"}, m.Fields)
+}

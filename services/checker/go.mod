@@ -3,6 +3,7 @@ module github.com/servercheck/uptime/services/checker
 go 1.26.8
 
 require (
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/servercheck/uptime/pkg v0.0.0
 	github.com/stretchr/testify v1.12.1
 )
@@ -27,7 +28,7 @@ require (
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.23.0 // indirect
-	github.com/redis/go-redis/v9 v9.23.0 // indirect
+	github.com/rogpeppe/go-internal v1.12.0 // indirect
 	github.com/sagikazarmark/locafero v0.11.0 // indirect
 	github.com/servercheck/uptime/db v0.0.0 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect

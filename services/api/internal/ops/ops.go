@@ -8,15 +8,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/servercheck/uptime/pkg/deadletter"
+	"github.com/servercheck/uptime/pkg/livestats"
 	"github.com/servercheck/uptime/pkg/stream"
 	"github.com/servercheck/uptime/proto-events/events"
 	"github.com/servercheck/uptime/proto-events/gen/eventsv1"
 	"github.com/servercheck/uptime/services/api/internal/store"
+)
+
+// Keys (under the keyspace) where instances publish their live figures
+// with pkg/livestats.
+const (
+	CheckerStatsKey   = "stats:checker"
+	LogWriterStatsKey = "stats:log-writer"
 )
 
 // FlushChannel is the Redis pub/sub channel (under the keyspace) on which
@@ -163,16 +172,104 @@ func NewAdmin(rdb redis.UniversalClient, ks stream.Keyspace, deadLetters *deadle
 	return &Admin{rdb: rdb, ks: ks, deadLetters: deadLetters}
 }
 
-// Stats is the body of GET /uptime/stats. Figures reported by checker and
-// log-writer instances join it when those services report them; until
-// then the fields are null rather than invented.
+// Stats is the body of GET /uptime/stats: the sum of what every live
+// checker and log-writer instance reports (null while none reports),
+// each instance's own figures, stream lengths, pending and DLQ counts.
 type Stats struct {
-	HTTPPool          any                 `json:"httpPool"`
-	Buffer            any                 `json:"buffer"`
-	Pools             []any               `json:"pools"`
-	BufferUtilization *float64            `json:"bufferUtilization"`
-	Streams           []stream.StreamInfo `json:"streams"`
-	DLQ               DLQStats            `json:"dlq"`
+	HTTPPool          *PoolStats                 `json:"httpPool"`
+	Buffer            *BufferStats               `json:"buffer"`
+	Pools             []json.RawMessage          `json:"pools"`
+	BufferUtilization *float64                   `json:"bufferUtilization"`
+	Checkers          map[string]json.RawMessage `json:"checkers"`
+	LogWriters        map[string]json.RawMessage `json:"logWriters"`
+	Streams           []stream.StreamInfo        `json:"streams"`
+	DLQ               DLQStats                   `json:"dlq"`
+}
+
+// PoolStats are a checker's probe figures (summed over instances; the
+// response-time percentiles are the worst instance's, since percentiles
+// cannot be added).
+type PoolStats struct {
+	ActiveRequests      int64             `json:"activeRequests"`
+	TotalRequests       int64             `json:"totalRequests"`
+	SuccessfulRequests  int64             `json:"successfulRequests"`
+	FailedRequests      int64             `json:"failedRequests"`
+	TimeoutRequests     int64             `json:"timeoutRequests"`
+	CircuitBreakerOpen  int64             `json:"circuitBreakerOpen"`
+	AverageResponseTime float64           `json:"averageResponseTime"`
+	P95ResponseTime     float64           `json:"p95ResponseTime"`
+	P99ResponseTime     float64           `json:"p99ResponseTime"`
+	Pools               []json.RawMessage `json:"pools,omitempty"`
+}
+
+// BufferStats are a log-writer's buffer figures (summed over instances).
+type BufferStats struct {
+	CurrentSize       int64      `json:"currentSize"`
+	Capacity          int64      `json:"capacity"`
+	TotalAdded        int64      `json:"totalAdded"`
+	TotalFlushed      int64      `json:"totalFlushed"`
+	TotalFailed       int64      `json:"totalFailed"`
+	FlushCount        int64      `json:"flushCount"`
+	LastFlushTime     *time.Time `json:"lastFlushTime"`
+	LastFlushDuration float64    `json:"lastFlushDuration"`
+	IsFlushingNow     bool       `json:"isFlushingNow"`
+	Utilization       float64    `json:"utilization"`
+}
+
+func sumPools(snaps map[string]json.RawMessage) (*PoolStats, []json.RawMessage) {
+	if len(snaps) == 0 {
+		return nil, []json.RawMessage{}
+	}
+	out := &PoolStats{}
+	pools := []json.RawMessage{}
+	var weighted float64
+	for _, raw := range snaps {
+		var p PoolStats
+		if json.Unmarshal(raw, &p) != nil {
+			continue
+		}
+		out.ActiveRequests += p.ActiveRequests
+		out.TotalRequests += p.TotalRequests
+		out.SuccessfulRequests += p.SuccessfulRequests
+		out.FailedRequests += p.FailedRequests
+		out.TimeoutRequests += p.TimeoutRequests
+		out.CircuitBreakerOpen += p.CircuitBreakerOpen
+		weighted += p.AverageResponseTime * float64(p.TotalRequests)
+		out.P95ResponseTime = max(out.P95ResponseTime, p.P95ResponseTime)
+		out.P99ResponseTime = max(out.P99ResponseTime, p.P99ResponseTime)
+		pools = append(pools, p.Pools...)
+	}
+	if out.TotalRequests > 0 {
+		out.AverageResponseTime = weighted / float64(out.TotalRequests)
+	}
+	return out, pools
+}
+
+func sumBuffers(snaps map[string]json.RawMessage) *BufferStats {
+	if len(snaps) == 0 {
+		return nil
+	}
+	out := &BufferStats{}
+	for _, raw := range snaps {
+		var b BufferStats
+		if json.Unmarshal(raw, &b) != nil {
+			continue
+		}
+		out.CurrentSize += b.CurrentSize
+		out.Capacity += b.Capacity
+		out.TotalAdded += b.TotalAdded
+		out.TotalFlushed += b.TotalFlushed
+		out.TotalFailed += b.TotalFailed
+		out.FlushCount += b.FlushCount
+		out.IsFlushingNow = out.IsFlushingNow || b.IsFlushingNow
+		if b.LastFlushTime != nil && (out.LastFlushTime == nil || b.LastFlushTime.After(*out.LastFlushTime)) {
+			out.LastFlushTime, out.LastFlushDuration = b.LastFlushTime, b.LastFlushDuration
+		}
+	}
+	if out.Capacity > 0 {
+		out.Utilization = float64(out.CurrentSize) / float64(out.Capacity) * 100
+	}
+	return out
 }
 
 // DLQStats counts dead letters by where they are.
@@ -191,7 +288,18 @@ func (a *Admin) Stats(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("inspect streams: %w", err))
 	}
-	st := Stats{Pools: []any{}, Streams: infos}
+	st := Stats{Streams: infos}
+	if st.Checkers, err = livestats.Read(ctx, a.rdb, a.ks.Key(CheckerStatsKey)); err != nil {
+		return nil, unavailable(err)
+	}
+	if st.LogWriters, err = livestats.Read(ctx, a.rdb, a.ks.Key(LogWriterStatsKey)); err != nil {
+		return nil, unavailable(err)
+	}
+	st.HTTPPool, st.Pools = sumPools(st.Checkers)
+	if st.Buffer = sumBuffers(st.LogWriters); st.Buffer != nil {
+		u := st.Buffer.Utilization
+		st.BufferUtilization = &u
+	}
 	for _, s := range infos {
 		if s.Stream == stream.DLQ {
 			st.DLQ.Stream = s.Length

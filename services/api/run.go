@@ -20,6 +20,7 @@ import (
 	"github.com/servercheck/uptime/pkg/stream"
 	"github.com/servercheck/uptime/services/api/internal/auth"
 	"github.com/servercheck/uptime/services/api/internal/httpapi"
+	"github.com/servercheck/uptime/services/api/internal/live"
 	"github.com/servercheck/uptime/services/api/internal/ops"
 	"github.com/servercheck/uptime/services/api/internal/store"
 )
@@ -70,6 +71,23 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 	}
 	ks := stream.NewKeyspace(cfg.Redis.KeyPrefix)
 	pub := stream.NewPublisher(rdb, ks, stream.DefaultMaxLen())
+	// The live-events reader blocks in XREAD: it gets a client of its own.
+	liveCfg := cfg.Redis
+	liveCfg.PoolSize = 2
+	liveRDB, err := redisconn.Open(ctx, liveCfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = liveRDB.Close() }()
+	monitors := store.NewMonitors(db)
+	hub := live.New(liveRDB, ks, func(ctx context.Context, id string) (string, error) {
+		m, err := monitors.Get(ctx, id)
+		if store.IsNotFound(err) {
+			return "", nil
+		}
+		return m.UserID, err
+	}, logger)
+
 	reg := httpserver.NewRegistry()
 	health := httpserver.NewHealth(2 * time.Second)
 	health.Add("postgres", db.Check)
@@ -108,7 +126,8 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 	logger.Info("api_started", "http_addr", srv.Addr().String())
 	return lifecycle.Run(ctx, logger, cfg.Lifecycle.ShutdownTimeout,
 		lifecycle.Named{Name: "http", Component: srv},
-		lifecycle.Named{Name: "rate_limiter", Component: api.Limiter()},
+		lifecycle.Named{Name: "api", Component: api},
+		lifecycle.Named{Name: "live_events", Component: hub},
 	)
 }
 

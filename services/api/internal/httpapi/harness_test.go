@@ -26,6 +26,7 @@ import (
 	"github.com/servercheck/uptime/pkg/testenv"
 	"github.com/servercheck/uptime/services/api/internal/auth"
 	"github.com/servercheck/uptime/services/api/internal/httpapi"
+	"github.com/servercheck/uptime/services/api/internal/live"
 	"github.com/servercheck/uptime/services/api/internal/ops"
 	"github.com/servercheck/uptime/services/api/internal/store"
 )
@@ -110,7 +111,19 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		"www.example.org":  {netip.MustParseAddr("93.184.216.35")},
 		"internal.example": {netip.MustParseAddr("10.1.2.3")},
 	}
+	monitors := store.NewMonitors(db)
+	hub := live.New(testenv.NewRedisClient(t), ks, func(ctx context.Context, id string) (string, error) {
+		m, err := monitors.Get(ctx, id)
+		if store.IsNotFound(err) {
+			return "", nil
+		}
+		return m.UserID, err
+	}, testenv.Discard())
+	hubDone := make(chan struct{})
+	go func() { defer close(hubDone); _ = hub.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-hubDone })
 	api := httpapi.New(cfg, httpapi.Deps{
+		Live:        hub,
 		Users:       store.NewUsers(db),
 		Monitors:    store.NewMonitors(db),
 		PingLogs:    store.NewPingLogs(db),

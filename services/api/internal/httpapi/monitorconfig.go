@@ -207,3 +207,25 @@ func maskConfig(raw json.RawMessage) json.RawMessage {
 	}
 	return out
 }
+
+// restoreSecrets keeps the stored secret where an update sends back the
+// mask it was shown (the wizard returns what GET gave it).
+func restoreSecrets(updated, stored json.RawMessage) json.RawMessage {
+	var upd, old monitorConfig
+	if json.Unmarshal(updated, &upd) != nil || json.Unmarshal(stored, &old) != nil || upd.HTTP == nil || old.HTTP == nil {
+		return updated
+	}
+	for name, v := range upd.HTTP.Headers {
+		if prev, ok := old.HTTP.Headers[name]; ok && v == secretMask {
+			upd.HTTP.Headers[name] = prev
+		}
+	}
+	if upd.HTTP.Body == secretMask {
+		upd.HTTP.Body = old.HTTP.Body
+	}
+	out, err := json.Marshal(upd)
+	if err != nil {
+		return updated
+	}
+	return out
+}

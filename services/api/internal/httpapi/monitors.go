@@ -231,6 +231,9 @@ func (a *API) updateMonitor(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	if cfg, ok := fields["config"].(json.RawMessage); ok {
+		fields["config"] = restoreSecrets(cfg, m.Config)
+	}
 	wasActive := m.IsActive
 	updated, err := a.d.Monitors.Update(c.Request.Context(), m.ID, fields, a.d.Now())
 	if err != nil {

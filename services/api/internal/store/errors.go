@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
@@ -42,7 +43,7 @@ func Classify(err error) error {
 			return errors.Join(ErrInvalidReference, err)
 		case pg.Code == "23514", pg.Code == "22P02", pg.Code == "23502", pg.Code == "22001", pg.Code == "22003":
 			return errors.Join(ErrInvalidData, err)
-		case pg.Code == "57P01", pg.Code == "57P03", pg.Code == "53300", pg.Code[:2] == "08":
+		case pg.Code == "57P01", pg.Code == "57P03", pg.Code == "53300", strings.HasPrefix(pg.Code, "08"):
 			return errors.Join(ErrUnavailable, err)
 		}
 		return err

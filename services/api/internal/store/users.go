@@ -30,18 +30,29 @@ type Identity struct {
 }
 
 // Resolve returns the user behind a verified token, provisioning it on
-// first sight: ID tokens (with email) find or create the user by email and
-// record its sub; access tokens (no email) find it by sub only, since a user
-// row needs an email. Emails listed in adminEmails are made ADMIN.
+// first sight: a known sub finds its user; otherwise ID tokens (with a
+// verified email) find or create the user by email and record the sub;
+// access tokens (no email) of an unknown sub are refused, since a user row
+// needs an email. A verified email listed in adminEmails is made ADMIN.
 func (u *Users) Resolve(ctx context.Context, id Identity, adminEmails []string) (User, error) {
 	email := strings.ToLower(strings.TrimSpace(id.Email))
 	var user User
-	if email == "" {
+	found := false
+	if id.Subject != "" {
+		// The sub is the IdP's stable id: a user who changed its email
+		// keeps its row.
 		err := u.db.WithContext(ctx).Where("cognito_sub = ?", id.Subject).Take(&user).Error
-		if err != nil {
+		switch {
+		case err == nil:
+			found = true
+		case !errors.Is(err, gorm.ErrRecordNotFound):
 			return User{}, fmt.Errorf("find user by sub: %w", Classify(err))
 		}
-	} else {
+	}
+	if !found && email == "" {
+		return User{}, fmt.Errorf("find user by sub: %w", ErrNotFound)
+	}
+	if !found {
 		role := RoleUser
 		if slices.Contains(adminEmails, email) {
 			role = RoleAdmin
@@ -60,8 +71,7 @@ func (u *Users) Resolve(ctx context.Context, id Identity, adminEmails []string) 
 			return User{}, fmt.Errorf("find user %s: %w", email, Classify(err))
 		}
 		if user.CognitoSub == nil && id.Subject != "" {
-			// A pre-registered user signs in for the first time. If another
-			// row already holds this sub, leave it: the email is authoritative.
+			// A pre-registered user signs in for the first time.
 			res := u.db.WithContext(ctx).Model(&User{}).Where("id = ? AND cognito_sub IS NULL", user.ID).
 				Update("cognito_sub", id.Subject)
 			if res.Error == nil && res.RowsAffected == 1 {
@@ -69,9 +79,11 @@ func (u *Users) Resolve(ctx context.Context, id Identity, adminEmails []string) 
 			}
 		}
 	}
-	if user.Role != RoleAdmin && slices.Contains(adminEmails, user.Email) {
+	// Promotion follows the verified email the token carries, never the
+	// stored one: a user cannot become ADMIN by renaming itself.
+	if user.Role != RoleAdmin && email != "" && slices.Contains(adminEmails, email) {
 		if err := u.db.WithContext(ctx).Model(&user).Update("role", RoleAdmin).Error; err != nil {
-			return User{}, fmt.Errorf("promote %s to ADMIN: %w", user.Email, Classify(err))
+			return User{}, fmt.Errorf("promote %s to ADMIN: %w", email, Classify(err))
 		}
 		user.Role = RoleAdmin
 	}

@@ -10,10 +10,17 @@ import (
 	"time"
 
 	"github.com/servercheck/uptime/pkg/config"
+	"github.com/servercheck/uptime/pkg/deadletter"
 	"github.com/servercheck/uptime/pkg/httpserver"
 	"github.com/servercheck/uptime/pkg/lifecycle"
+	"github.com/servercheck/uptime/pkg/livestats"
 	"github.com/servercheck/uptime/pkg/logging"
+	"github.com/servercheck/uptime/pkg/netguard"
 	"github.com/servercheck/uptime/pkg/redisconn"
+	"github.com/servercheck/uptime/pkg/stream"
+	"github.com/servercheck/uptime/services/checker/internal/probe"
+	"github.com/servercheck/uptime/services/checker/internal/status"
+	"github.com/servercheck/uptime/services/checker/internal/worker"
 )
 
 func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, bool)) error {
@@ -25,14 +32,47 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 	if err != nil {
 		return err
 	}
-
 	rdb, err := redisconn.Open(ctx, cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = rdb.Close() }()
+	readerCfg := cfg.Redis
+	readerCfg.PoolSize = 4
+	reader, err := redisconn.Open(ctx, readerCfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = reader.Close() }()
 
+	allow, err := netguard.ParseAllowlist(cfg.SSRFAllowlist)
+	if err != nil {
+		return fmt.Errorf("SSRF_ALLOWLIST: %w", err)
+	}
+	instance := "checker/" + stream.UniqueName()
 	reg := httpserver.NewRegistry()
+	ks := stream.NewKeyspace(cfg.Redis.KeyPrefix)
+	pub := stream.NewPublisher(rdb, ks, stream.DefaultMaxLen())
+	prober := probe.New(probe.Config{
+		MaxConnsPerDomain: cfg.MaxConnsPerDomain, KeepAlive: cfg.KeepAlive, IdleTimeout: cfg.IdleTimeout,
+		ConnectTimeout: cfg.ConnectTimeout, AttemptTimeout: cfg.AttemptTimeout, MaxRetries: cfg.MaxRetries,
+		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, BreakerFailures: cfg.BreakerFailures,
+		BreakerDelay: cfg.BreakerDelay, MaxRedirects: cfg.MaxRedirects, UserAgent: "ServerCheck/1.0",
+	}, netguard.New(allow), reg, logger)
+	defer prober.CloseIdleConnections()
+	w := worker.New(prober, status.NewTracker(rdb, ks), rdb, pub, instance, logger)
+	codec := deadletter.Codec{Producer: instance}
+	jobs, err := stream.NewConsumer(stream.ConsumerConfig{
+		Stream: stream.Jobs, Group: worker.Group, Concurrency: cfg.Concurrency,
+		MinIdle: cfg.JobMinIdle, ManualAck: true,
+		DrainTimeout: cfg.Lifecycle.ShutdownTimeout * 4 / 5,
+	}, reader, rdb, pub, codec.Encode, stream.NewMetrics(reg), logger)
+	if err != nil {
+		return err
+	}
+	stats := livestats.NewPublisher(rdb, ks.Key("stats:checker"), instance, 5*time.Second,
+		func() any { return prober.Stats() }, logger)
+
 	health := httpserver.NewHealth(2 * time.Second)
 	health.Add("redis", redisconn.Check(rdb))
 	mux := http.NewServeMux()
@@ -45,8 +85,12 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		return err
 	}
 
-	logger.Info("checker_started", "http_addr", srv.Addr().String())
+	logger.Info("checker_started", "http_addr", srv.Addr().String(), "concurrency", cfg.Concurrency, "instance", instance)
 	return lifecycle.Run(ctx, logger, cfg.Lifecycle.ShutdownTimeout,
 		lifecycle.Named{Name: "http", Component: srv},
+		lifecycle.Named{Name: "jobs_consumer", Component: lifecycle.ComponentFunc(func(ctx context.Context) error {
+			return jobs.Run(ctx, w)
+		})},
+		lifecycle.Named{Name: "stats", Component: stats},
 	)
 }

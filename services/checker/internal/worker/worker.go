@@ -1,0 +1,243 @@
+// Package worker turns a check job into a probe, a status transition and
+// the published result, acknowledging the job in the same transaction.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/servercheck/uptime/pkg/stream"
+	"github.com/servercheck/uptime/proto-events/events"
+	"github.com/servercheck/uptime/proto-events/gen/eventsv1"
+	"github.com/servercheck/uptime/services/checker/internal/probe"
+	"github.com/servercheck/uptime/services/checker/internal/status"
+)
+
+// Group is the checkers' consumer group on the jobs stream.
+const Group = "checker"
+
+// ErrBadJob marks a job that can never be checked (it is dead-lettered).
+var ErrBadJob = errors.New("malformed check job")
+
+// Prober runs one check.
+type Prober interface {
+	Check(ctx context.Context, req probe.Request) probe.Result
+}
+
+// Worker handles jobs.
+type Worker struct {
+	prober   Prober
+	tracker  *status.Tracker
+	rdb      redis.UniversalClient
+	pub      *stream.Publisher
+	ks       stream.Keyspace
+	instance string
+	logger   *slog.Logger
+	now      func() time.Time
+}
+
+// New returns a worker; instance names this process in results.
+func New(prober Prober, tracker *status.Tracker, rdb redis.UniversalClient, pub *stream.Publisher, instance string, logger *slog.Logger) *Worker {
+	return &Worker{
+		prober: prober, tracker: tracker, rdb: rdb, pub: pub, ks: pub.Keyspace(),
+		instance: instance, logger: logger.With("component", "check_worker"), now: time.Now,
+	}
+}
+
+// Job is a decoded check job.
+type Job struct {
+	Req      *eventsv1.CheckRequested
+	Slot     time.Time
+	Deadline time.Time
+}
+
+// Decode reads a jobs entry: the template in the payload, the slot and
+// lease deadline in the fields the scheduler's script adds.
+func Decode(msg stream.Message) (Job, error) {
+	env, err := events.Unmarshal(msg.Payload)
+	if err != nil {
+		return Job{}, fmt.Errorf("%w %s: %w", ErrBadJob, msg.ID, err)
+	}
+	req := env.GetCheckRequested()
+	if req == nil || req.GetMonitorId() == "" {
+		return Job{}, fmt.Errorf("%w %s: no CheckRequested with a monitor id", ErrBadJob, msg.ID)
+	}
+	slotMs, err := strconv.ParseInt(msg.Fields["s"], 10, 64)
+	if err != nil {
+		// A job published whole (not from a template) carries its slot.
+		if req.GetSlot() == nil {
+			return Job{}, fmt.Errorf("%w %s: no slot", ErrBadJob, msg.ID)
+		}
+		slotMs = req.GetSlot().AsTime().UnixMilli()
+	}
+	slot := time.UnixMilli(slotMs).UTC()
+	deadline := slot.Add(time.Minute)
+	if l, err := strconv.ParseInt(msg.Fields["l"], 10, 64); err == nil {
+		deadline = time.UnixMilli(l).UTC()
+	} else if req.GetLeaseDeadline() != nil {
+		deadline = req.GetLeaseDeadline().AsTime()
+	}
+	req.Slot = timestamppb.New(slot)
+	req.LeaseDeadline = timestamppb.New(deadline)
+	req.JobId = events.JobID(req.GetMonitorId(), slot)
+	return Job{Req: req, Slot: slot, Deadline: deadline}, nil
+}
+
+func probeRequest(j Job) probe.Request {
+	r := j.Req.GetRequest()
+	pr := probe.Request{
+		MonitorID:       j.Req.GetMonitorId(),
+		URL:             j.Req.GetUrl(),
+		Method:          "GET",
+		Timeout:         time.Duration(j.Req.GetTimeoutMs()) * time.Millisecond,
+		Deadline:        j.Deadline,
+		FollowRedirects: true,
+	}
+	if r == nil {
+		return pr
+	}
+	if r.GetMethod() != "" {
+		pr.Method = r.GetMethod()
+	}
+	if len(r.GetHeaders()) > 0 {
+		pr.Headers = map[string]string{}
+		for _, h := range r.GetHeaders() {
+			pr.Headers[h.GetName()] = h.GetValue()
+		}
+	}
+	pr.Body = r.GetBody()
+	for _, c := range r.GetExpectedStatusCodes() {
+		pr.ExpectedStatusCodes = append(pr.ExpectedStatusCodes, int(c))
+	}
+	pr.ExpectedText = r.GetExpectedText()
+	pr.ExpectedJSONPath = r.GetExpectedJsonPath()
+	pr.ExpectedJSONValue = r.GetExpectedJsonValue()
+	pr.HasExpectedJSONValue = r.GetExpectedJsonValue() != ""
+	pr.MaxResponseBytes = r.GetMaxResponseBytes()
+	pr.FollowRedirects = r.GetFollowRedirects()
+	if r.GetTimeoutMs() > 0 {
+		pr.Timeout = time.Duration(r.GetTimeoutMs()) * time.Millisecond
+	}
+	return pr
+}
+
+var statuses = map[string]eventsv1.MonitorStatus{
+	status.Pending: eventsv1.MonitorStatus_MONITOR_STATUS_PENDING,
+	status.Up:      eventsv1.MonitorStatus_MONITOR_STATUS_UP,
+	status.Down:    eventsv1.MonitorStatus_MONITOR_STATUS_DOWN,
+}
+
+// publishScript is the one atomic step after a check: append the result,
+// append the status change unless this slot's change was already
+// published (a job handled twice emits it once), ack the job and release
+// the monitor's in-flight lease if it is still this job's.
+//
+// KEYS: 1 results, 2 events, 3 jobs, 4 in-flight set, 5 monitor state.
+// ARGV: 1 result body, 2 event body or "", 3 group, 4 job entry id,
+// 5 monitor id, 6 slot ms, 7 results MAXLEN, 8 events MAXLEN, 9 lease ms.
+var publishScript = redis.NewScript(`
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[7], '*', 'd', ARGV[1])
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[5], 'emitted') ~= ARGV[6] then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', 'd', ARGV[2])
+  redis.call('HSET', KEYS[5], 'emitted', ARGV[6])
+end
+redis.call('XACK', KEYS[3], ARGV[3], ARGV[4])
+local lease = redis.call('ZSCORE', KEYS[4], ARGV[5])
+if lease and tonumber(lease) <= tonumber(ARGV[9]) then
+  redis.call('ZREM', KEYS[4], ARGV[5])
+end
+return 1
+`)
+
+// Handle probes the job's target and publishes its result. It is the
+// jobs consumer's handler (ManualAck: the ack is part of the publish).
+func (w *Worker) Handle(ctx context.Context, msg stream.Message) error {
+	job, err := Decode(msg)
+	if err != nil {
+		return err
+	}
+	started := w.now()
+	res := w.prober.Check(ctx, probeRequest(job))
+	finished := w.now()
+	if ctx.Err() != nil {
+		// Shutdown cut the check short: leave the job pending for another
+		// replica rather than record a false failure.
+		return fmt.Errorf("check %s interrupted: %w", job.Req.GetJobId(), ctx.Err())
+	}
+	out, err := w.tracker.Apply(ctx, job.Req.GetMonitorId(), job.Slot.UnixMilli(), res.Success,
+		int(job.Req.GetFailureThreshold()), int(job.Req.GetSuccessThreshold()))
+	if err != nil {
+		return err
+	}
+	return w.publish(ctx, msg.ID, job, res, out, started, finished)
+}
+
+func (w *Worker) publish(ctx context.Context, entryID string, job Job, res probe.Result, out status.Outcome, started, finished time.Time) error {
+	completed := &eventsv1.CheckCompleted{
+		JobId:            job.Req.GetJobId(),
+		MonitorId:        job.Req.GetMonitorId(),
+		Slot:             timestamppb.New(job.Slot),
+		StartedAt:        timestamppb.New(started),
+		FinishedAt:       timestamppb.New(finished),
+		Success:          res.Success,
+		StatusCode:       int32(res.StatusCode), //nolint:gosec // HTTP status codes fit
+		Error:            res.Error,
+		Attempts:         int32(res.Attempts), //nolint:gosec // a handful of attempts
+		ConnectionReused: res.ConnectionReused,
+		PreviousStatus:   statuses[out.Previous],
+		NewStatus:        statuses[out.New],
+		StatusChanged:    out.Changed,
+		Checker:          w.instance,
+		Timings: &eventsv1.Timings{
+			DnsUs: res.DNS.Microseconds(), ConnectUs: res.Connect.Microseconds(), TlsUs: res.TLS.Microseconds(),
+			FirstByteUs: res.FirstByte.Microseconds(), TotalUs: res.Total.Microseconds(),
+		},
+	}
+	if res.CertificateExpiresAt != nil {
+		completed.CertificateExpiresAt = timestamppb.New(*res.CertificateExpiresAt)
+	}
+	resultBody, err := encode(w.instance, completed)
+	if err != nil {
+		return err
+	}
+	var eventBody []byte
+	if out.Changed {
+		eventBody, err = encode(w.instance, &eventsv1.MonitorStatusChanged{
+			MonitorId: job.Req.GetMonitorId(), From: statuses[out.Previous], To: statuses[out.New],
+			At: timestamppb.New(finished), Cause: res.Error, Slot: timestamppb.New(job.Slot),
+			JobId: job.Req.GetJobId(), MonitorUrl: job.Req.GetUrl(),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	resultArgs, eventArgs := w.pub.AddArgs(stream.Results, nil), w.pub.AddArgs(stream.Events, nil)
+	err = publishScript.Run(ctx, w.rdb,
+		[]string{resultArgs.Stream, eventArgs.Stream, w.ks.Key(stream.Jobs), w.ks.Key("sched:inflight"), w.tracker.Key(job.Req.GetMonitorId())},
+		resultBody, eventBody, Group, entryID, job.Req.GetMonitorId(), job.Slot.UnixMilli(),
+		resultArgs.MaxLen, eventArgs.MaxLen, job.Deadline.UnixMilli(),
+	).Err()
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("publish result of %s: %w", job.Req.GetJobId(), err)
+	}
+	return nil
+}
+
+func encode(producer string, payload proto.Message) ([]byte, error) {
+	env, err := events.New(producer, payload)
+	if err != nil {
+		return nil, err
+	}
+	return events.Marshal(env)
+}

@@ -1,0 +1,189 @@
+package schedule
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/servercheck/uptime/proto-events/gen/eventsv1"
+)
+
+// Source lists the active monitors, the schedule's source of truth.
+type Source interface {
+	// ActiveMonitors returns up to limit active monitors with an id
+	// greater than after ("" for the first page), ordered by id.
+	ActiveMonitors(ctx context.Context, after string, limit int) ([]*eventsv1.MonitorSpec, error)
+}
+
+// Postgres reads monitors from PostgreSQL.
+type Postgres struct {
+	pool *pgxpool.Pool
+}
+
+// NewPostgres returns the PostgreSQL source.
+func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
+
+const monitorColumns = `id::text, user_id::text, name, url, frequency, is_active, monitor_type, config,
+	sealed_secrets, failure_threshold, success_threshold, heartbeat_interval_seconds,
+	heartbeat_grace_seconds, updated_at`
+
+// Two statements rather than "$1 IS NULL OR id > $1", which keeps a
+// generic plan from scanning the primary key from its start on every page.
+const (
+	firstPageSQL = `SELECT ` + monitorColumns + ` FROM monitors WHERE is_active ORDER BY id LIMIT $1`
+	nextPageSQL  = `SELECT ` + monitorColumns + ` FROM monitors WHERE is_active AND id > $1::uuid ORDER BY id LIMIT $2`
+)
+
+// ActiveMonitors implements Source with keyset pagination on the primary
+// key.
+func (p *Postgres) ActiveMonitors(ctx context.Context, after string, limit int) ([]*eventsv1.MonitorSpec, error) {
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	if after == "" {
+		rows, err = p.pool.Query(ctx, firstPageSQL, limit)
+	} else {
+		rows, err = p.pool.Query(ctx, nextPageSQL, after, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list active monitors after %q: %w", after, err)
+	}
+	defer rows.Close()
+	specs := make([]*eventsv1.MonitorSpec, 0, limit)
+	for rows.Next() {
+		var m monitorRow
+		if err := rows.Scan(&m.ID, &m.UserID, &m.Name, &m.URL, &m.Frequency, &m.IsActive, &m.MonitorType,
+			&m.Config, &m.SealedSecrets, &m.FailureThreshold, &m.SuccessThreshold,
+			&m.HeartbeatIntervalSeconds, &m.HeartbeatGraceSeconds, &m.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("read active monitors after %q: %w", after, err)
+		}
+		spec, err := m.spec()
+		if err != nil {
+			return nil, err
+		}
+		specs = append(specs, spec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list active monitors after %q: %w", after, err)
+	}
+	return specs, nil
+}
+
+// sortHeaders orders headers by name, then value: they come from a JSON
+// object, whose order Go maps do not keep, and the reconciler compares
+// templates field by field.
+func sortHeaders(hs []*eventsv1.Header) {
+	slices.SortStableFunc(hs, func(a, b *eventsv1.Header) int {
+		if c := strings.Compare(a.GetName(), b.GetName()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.GetValue(), b.GetValue())
+	})
+}
+
+// monitorRow is one row of monitors as the scheduler reads it.
+type monitorRow struct {
+	ID, UserID, Name, URL    string
+	Frequency                int32
+	IsActive                 bool
+	MonitorType              string
+	Config                   []byte
+	SealedSecrets            []byte
+	FailureThreshold         int32
+	SuccessThreshold         int32
+	HeartbeatIntervalSeconds *int32
+	HeartbeatGraceSeconds    *int32
+	UpdatedAt                time.Time
+}
+
+// storedConfig is the part of monitors.config a job needs; the api writes
+// it (services/api/internal/ops.Spec reads it the same way).
+type storedConfig struct {
+	HTTP *struct {
+		Method              string            `json:"method"`
+		Headers             map[string]string `json:"headers"`
+		Body                string            `json:"body"`
+		ExpectedStatusCodes []int32           `json:"expectedStatusCodes"`
+		ExpectedText        string            `json:"expectedText"`
+		ExpectedJSONPath    string            `json:"expectedJsonPath"`
+		ExpectedJSONValue   json.RawMessage   `json:"expectedJsonValue"`
+		TimeoutMs           int32             `json:"timeoutMs"`
+		MaxResponseBytes    int64             `json:"maxResponseBytes"`
+		FollowRedirects     *bool             `json:"followRedirects"`
+	} `json:"http"`
+	SSL *struct {
+		AlertBeforeDays int32 `json:"alertBeforeDays"`
+	} `json:"ssl"`
+}
+
+var monitorTypes = map[string]eventsv1.MonitorType{
+	"HTTP":      eventsv1.MonitorType_MONITOR_TYPE_HTTP,
+	"SSL":       eventsv1.MonitorType_MONITOR_TYPE_SSL,
+	"HEARTBEAT": eventsv1.MonitorType_MONITOR_TYPE_HEARTBEAT,
+}
+
+// spec maps a row to the MonitorSpec the api would publish for it.
+func (m monitorRow) spec() (*eventsv1.MonitorSpec, error) {
+	var cfg storedConfig
+	if len(m.Config) > 0 {
+		if err := json.Unmarshal(m.Config, &cfg); err != nil {
+			return nil, fmt.Errorf("read config of monitor %s: %w", m.ID, err)
+		}
+	}
+	spec := &eventsv1.MonitorSpec{
+		Id: m.ID, UserId: m.UserID, Name: m.Name, Url: m.URL,
+		FrequencySeconds: m.Frequency,
+		IsActive:         m.IsActive,
+		Type:             monitorTypes[m.MonitorType],
+		FailureThreshold: m.FailureThreshold,
+		SuccessThreshold: m.SuccessThreshold,
+		UpdatedAt:        timestamppb.New(m.UpdatedAt),
+		Request: &eventsv1.HTTPRequest{
+			Method: "GET", TimeoutMs: DefaultTimeoutMs, MaxResponseBytes: 1 << 20, FollowRedirects: true,
+			SealedSecrets: m.SealedSecrets,
+		},
+		SslAlertBeforeDays: 30,
+	}
+	if m.HeartbeatIntervalSeconds != nil {
+		spec.HeartbeatIntervalSeconds = *m.HeartbeatIntervalSeconds
+	}
+	if m.HeartbeatGraceSeconds != nil {
+		spec.HeartbeatGraceSeconds = *m.HeartbeatGraceSeconds
+	}
+	if h := cfg.HTTP; h != nil {
+		r := spec.Request
+		if h.Method != "" {
+			r.Method = h.Method
+		}
+		for name, value := range h.Headers {
+			r.Headers = append(r.Headers, &eventsv1.Header{Name: name, Value: value})
+		}
+		sortHeaders(r.Headers)
+		r.Body = []byte(h.Body)
+		r.ExpectedStatusCodes = h.ExpectedStatusCodes
+		r.ExpectedText = h.ExpectedText
+		r.ExpectedJsonPath = h.ExpectedJSONPath
+		r.ExpectedJsonValue = string(h.ExpectedJSONValue)
+		if h.TimeoutMs > 0 {
+			r.TimeoutMs = h.TimeoutMs
+		}
+		if h.MaxResponseBytes > 0 {
+			r.MaxResponseBytes = h.MaxResponseBytes
+		}
+		if h.FollowRedirects != nil {
+			r.FollowRedirects = *h.FollowRedirects
+		}
+	}
+	if cfg.SSL != nil && cfg.SSL.AlertBeforeDays > 0 {
+		spec.SslAlertBeforeDays = cfg.SSL.AlertBeforeDays
+	}
+	return spec, nil
+}

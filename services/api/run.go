@@ -17,6 +17,7 @@ import (
 	"github.com/servercheck/uptime/pkg/netguard"
 	"github.com/servercheck/uptime/pkg/postgres"
 	"github.com/servercheck/uptime/pkg/redisconn"
+	"github.com/servercheck/uptime/pkg/schedule"
 	"github.com/servercheck/uptime/pkg/stream"
 	"github.com/servercheck/uptime/services/api/internal/auth"
 	"github.com/servercheck/uptime/services/api/internal/httpapi"
@@ -71,6 +72,7 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 	}
 	ks := stream.NewKeyspace(cfg.Redis.KeyPrefix)
 	pub := stream.NewPublisher(rdb, ks, stream.DefaultMaxLen())
+	sched := schedule.New(rdb, ks, schedule.Options{Producer: "api/" + stream.UniqueName()})
 	// The live-events reader blocks in XREAD: it gets a client of its own.
 	liveCfg := cfg.Redis
 	liveCfg.PoolSize = 2
@@ -114,6 +116,8 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		Logger:      logger,
 		Now:         time.Now,
 		DevJWKS:     devJWKS,
+		Live:        hub,
+		Queue:       ops.NewQueue(sched, schedule.NewReconciler(sched, schedule.NewPostgres(db.Pool), schedule.ReconcilerConfig{})),
 	})
 	srv, err := httpserver.New(net.JoinHostPort("", strconv.Itoa(cfg.Port)), api.Handler(), health, logger, httpserver.Options{
 		ShutdownTimeout: cfg.Lifecycle.ShutdownTimeout,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -113,4 +114,16 @@ func TestANewUserCreatesAMonitorAndSeesItListed(t *testing.T) {
 	require.Len(t, data, 1)
 	assert.Equal(t, created["id"], data[0].(map[string]any)["id"])
 	assert.EqualValues(t, 1, listed["pagination"].(map[string]any)["totalItems"])
+
+	// The live event stream is wired: it answers with an event stream.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/servercheck/uptime/pkg/httpserver"
 	"github.com/servercheck/uptime/pkg/netguard"
 	"github.com/servercheck/uptime/pkg/postgres"
+	"github.com/servercheck/uptime/pkg/schedule"
 	"github.com/servercheck/uptime/pkg/stream"
 	"github.com/servercheck/uptime/pkg/testenv"
 	"github.com/servercheck/uptime/services/api/internal/auth"
@@ -93,6 +94,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	db := testenv.Postgres(t)
 	rdb, ks := testenv.Redis(t)
 	pub := stream.NewPublisher(rdb, ks, stream.DefaultMaxLen())
+	sched := schedule.New(rdb, ks, schedule.Options{Producer: "test"})
 	reg := prometheus.NewRegistry()
 	health := httpserver.NewHealth(time.Second)
 	health.Add("postgres", db.Check)
@@ -124,6 +126,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Cleanup(func() { cancel(); <-hubDone })
 	api := httpapi.New(cfg, httpapi.Deps{
 		Live:        hub,
+		Queue:       ops.NewQueue(sched, schedule.NewReconciler(sched, schedule.NewPostgres(db.Pool), schedule.ReconcilerConfig{})),
 		Users:       store.NewUsers(db),
 		Monitors:    store.NewMonitors(db),
 		PingLogs:    store.NewPingLogs(db),

@@ -56,6 +56,8 @@ func TestEveryRouteAnswersEveryRole(t *testing.T) {
 		{"GET", fixed("/api/v1/uptime/stats"), nil, codes(401, 403, 403, 200)},
 		{"POST", fixed("/api/v1/uptime/flush"), nil, codes(401, 403, 403, 201)},
 		{"GET", fixed("/api/v1/uptime/flush"), nil, codes(401, 403, 403, 200)},
+		{"POST", fixed("/api/v1/uptime/queue/sync"), nil, codes(401, 403, 403, 201)},
+		{"POST", fixed("/api/v1/uptime/queue/clear"), nil, codes(401, 403, 403, 201)},
 		{"GET", fixed("/api/v1/uptime/stats/user"), nil, codes(401, 200, 200, 200)},
 		{"GET", fixed("/api/v1/uptime/stats/aggregates/" + shared), nil, codes(401, 404, 200, 200)},
 		{"GET", fixed("/api/v1/uptime/logs/" + shared), nil, codes(401, 404, 200, 200)},

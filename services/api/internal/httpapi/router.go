@@ -64,6 +64,8 @@ type Deps struct {
 	DevJWKS []byte
 	// Live feeds GET /events; nil answers 503.
 	Live LiveEvents
+	// Queue serves the ADMIN queue routes.
+	Queue QueueOps
 }
 
 // API holds the handlers.
@@ -150,6 +152,8 @@ func (a *API) engine() *gin.Engine {
 	v1.GET("/uptime/stats", admin, none, a.adminStats)
 	v1.POST("/uptime/flush", admin, none, a.flush)
 	v1.GET("/uptime/flush", admin, none, a.flush)
+	v1.POST("/uptime/queue/sync", admin, none, a.queueSync)
+	v1.POST("/uptime/queue/clear", admin, none, a.queueClear)
 	v1.GET("/uptime/stats/user", a.userSummary)
 	v1.GET("/uptime/stats/aggregates/:id", a.aggregates)
 	v1.GET("/uptime/logs/:uptimeId", a.monitorLogs)

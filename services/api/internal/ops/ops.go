@@ -15,6 +15,7 @@ import (
 
 	"github.com/servercheck/uptime/pkg/deadletter"
 	"github.com/servercheck/uptime/pkg/livestats"
+	"github.com/servercheck/uptime/pkg/schedule"
 	"github.com/servercheck/uptime/pkg/stream"
 	"github.com/servercheck/uptime/proto-events/events"
 	"github.com/servercheck/uptime/proto-events/gen/eventsv1"
@@ -356,4 +357,31 @@ func (d *DeadLetters) Replay(ctx context.Context, id string) (deadletter.Parked,
 func (d *DeadLetters) Discard(ctx context.Context, id string) (deadletter.Parked, error) {
 	p, err := d.store.Discard(ctx, id)
 	return p, unavailable(err)
+}
+
+// Queue runs the ADMIN queue routes against the shared schedule.
+type Queue struct {
+	sched      *schedule.Schedule
+	reconciler *schedule.Reconciler
+}
+
+// NewQueue returns the queue operations.
+func NewQueue(sched *schedule.Schedule, reconciler *schedule.Reconciler) *Queue {
+	return &Queue{sched: sched, reconciler: reconciler}
+}
+
+// Sync reconciles the schedule with PostgreSQL now (under the same lease
+// the schedulers use, so it never overlaps theirs).
+func (q *Queue) Sync(ctx context.Context) (schedule.Result, error) {
+	res, err := q.reconciler.Reconcile(ctx)
+	if err != nil && !errors.Is(err, schedule.ErrBusy) {
+		return res, unavailable(err)
+	}
+	return res, err
+}
+
+// Clear drops pending jobs; the schedule stays.
+func (q *Queue) Clear(ctx context.Context) (schedule.ClearResult, error) {
+	res, err := q.sched.Clear(ctx)
+	return res, unavailable(err)
 }

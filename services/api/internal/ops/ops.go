@@ -206,7 +206,7 @@ type PoolStats struct {
 // BufferStats are a log-writer's buffer figures (summed over instances).
 type BufferStats struct {
 	CurrentSize       int64      `json:"currentSize"`
-	Capacity          int64      `json:"capacity"`
+	MaxSize           int64      `json:"maxSize"`
 	TotalAdded        int64      `json:"totalAdded"`
 	TotalFlushed      int64      `json:"totalFlushed"`
 	TotalFailed       int64      `json:"totalFailed"`
@@ -257,7 +257,7 @@ func sumBuffers(snaps map[string]json.RawMessage) *BufferStats {
 			continue
 		}
 		out.CurrentSize += b.CurrentSize
-		out.Capacity += b.Capacity
+		out.MaxSize += b.MaxSize
 		out.TotalAdded += b.TotalAdded
 		out.TotalFlushed += b.TotalFlushed
 		out.TotalFailed += b.TotalFailed
@@ -267,8 +267,8 @@ func sumBuffers(snaps map[string]json.RawMessage) *BufferStats {
 			out.LastFlushTime, out.LastFlushDuration = b.LastFlushTime, b.LastFlushDuration
 		}
 	}
-	if out.Capacity > 0 {
-		out.Utilization = float64(out.CurrentSize) / float64(out.Capacity) * 100
+	if out.MaxSize > 0 {
+		out.Utilization = float64(out.CurrentSize) / float64(out.MaxSize) * 100
 	}
 	return out
 }

@@ -26,7 +26,7 @@ func TestStatsSumEveryLiveInstance(t *testing.T) {
 	publish(ops.CheckerStatsKey, "checker-2", map[string]any{"activeRequests": 1, "totalRequests": 300, "successfulRequests": 300,
 		"averageResponseTime": 20.0, "p95ResponseTime": 30.0, "p99ResponseTime": 120.0})
 	last := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
-	publish(ops.LogWriterStatsKey, "lw-1", map[string]any{"currentSize": 500, "capacity": 2000, "totalAdded": 1000, "totalFlushed": 500,
+	publish(ops.LogWriterStatsKey, "lw-1", map[string]any{"currentSize": 500, "maxSize": 2000, "totalAdded": 1000, "totalFlushed": 500,
 		"flushCount": 1, "lastFlushTime": last, "lastFlushDuration": 12.5})
 
 	admin := ops.NewAdmin(rdb, ks, deadletter.NewStore(db.Pool))

@@ -49,7 +49,7 @@ func newTarget(t *testing.T, slow time.Duration) *target {
 // monitor, failing on a duplicate (monitor, slot).
 func (s *system) jobsByMonitor() map[string][]int64 {
 	s.t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(s.t)})
+	rdb := redis.NewClient(&redis.Options{Addr: s.redisAddr})
 	defer func() { _ = rdb.Close() }()
 	xs, err := rdb.XRange(context.Background(), "{"+s.env["REDIS_KEY_PREFIX"]+"}:jobs", "-", "+").Result()
 	require.NoError(s.t, err)
@@ -249,7 +249,7 @@ func TestKilledCheckerAndLogWriterLoseNothing(t *testing.T) {
 
 func (s *system) resultsLength() int64 {
 	s.t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(s.t)})
+	rdb := redis.NewClient(&redis.Options{Addr: s.redisAddr})
 	defer func() { _ = rdb.Close() }()
 	n, err := rdb.XLen(context.Background(), "{"+s.env["REDIS_KEY_PREFIX"]+"}:results").Result()
 	require.NoError(s.t, err)

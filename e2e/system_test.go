@@ -59,12 +59,14 @@ func runMain(m *testing.M) int {
 
 // system is one isolated installation: its own schema and key prefix.
 type system struct {
-	t     *testing.T
-	env   map[string]string
-	api   string
-	db    *pgxpool.Pool
-	mu    sync.Mutex
-	procs map[string]*exec.Cmd
+	t   *testing.T
+	env map[string]string
+	api string
+	db  *pgxpool.Pool
+	// redisAddr is the Redis the system uses (host:port).
+	redisAddr string
+	mu        sync.Mutex
+	procs     map[string]*exec.Cmd
 }
 
 func newSystem(t *testing.T, extra map[string]string) *system {
@@ -85,7 +87,8 @@ func newSystem(t *testing.T, extra map[string]string) *system {
 	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	s := &system{t: t, env: env, api: "http://127.0.0.1:" + strconv.Itoa(apiPort), db: pool, procs: map[string]*exec.Cmd{}}
+	s := &system{t: t, env: env, api: "http://127.0.0.1:" + strconv.Itoa(apiPort), db: pool,
+		redisAddr: env["REDIS_HOST"] + ":" + env["REDIS_PORT"], procs: map[string]*exec.Cmd{}}
 	t.Cleanup(s.stopAll)
 	return s
 }

@@ -8,6 +8,8 @@
 #   scripts/stack.sh status <dev|test>  exit 0 when both run, 1 otherwise
 #   scripts/stack.sh env    <dev|test>  print shell exports: eval "$(scripts/stack.sh env dev)"
 #   scripts/stack.sh wipe   <dev|test>  down, then delete the data
+#   scripts/stack.sh pg-stop|pg-start <name>  stop or start PostgreSQL alone (outage tests)
+# Names test-<x> are private test stacks; they need PG_PORT and REDIS_PORT.
 #
 # Ports (override with PG_PORT / REDIS_PORT):
 #   dev:  PostgreSQL 55432, Redis 56379
@@ -59,6 +61,14 @@ configure() {
 	test)
 		DEFAULT_PG_PORT=55433
 		DEFAULT_REDIS_PORT=56380
+		;;
+	test-*)
+		# A private throw-away stack for one test (e.g. one that stops
+		# PostgreSQL): test settings, ports given by the caller.
+		[[ "${NAME}" =~ ^test-[a-z0-9-]+$ ]] || usage
+		[ -n "${PG_PORT:-}" ] && [ -n "${REDIS_PORT:-}" ] || die "stack ${NAME}: set PG_PORT and REDIS_PORT"
+		DEFAULT_PG_PORT="${PG_PORT}"
+		DEFAULT_REDIS_PORT="${REDIS_PORT}"
 		;;
 	*) usage ;;
 	esac
@@ -276,7 +286,7 @@ pg_log_tail() {
 
 pg_write_config() {
 	local tuning
-	if [[ "${NAME}" == test ]]; then
+	if [[ "${NAME}" == test || "${NAME}" == test-* ]]; then
 		# Throw-away data: trade durability for speed.
 		tuning="max_connections = 300
 fsync = off
@@ -453,7 +463,7 @@ redis_up() {
 	fi
 	mkdir -p "${REDIS_DIR}"
 	local -a persistence
-	if [[ "${NAME}" == test ]]; then
+	if [[ "${NAME}" == test || "${NAME}" == test-* ]]; then
 		persistence=(--save "" --appendonly no)
 	else
 		persistence=(--appendonly yes)
@@ -564,7 +574,7 @@ cmd_env() {
 	printf "export DATABASE_URL='%s'\n" "${url}"
 	printf 'export REDIS_HOST=127.0.0.1\n'
 	printf 'export REDIS_PORT=%s\n' "${redis_port}"
-	if [[ "${NAME}" == test ]]; then
+	if [[ "${NAME}" == test || "${NAME}" == test-* ]]; then
 		printf "export TEST_DATABASE_URL='%s'\n" "${url}"
 		printf 'export TEST_REDIS_ADDR=127.0.0.1:%s\n' "${redis_port}"
 	fi
@@ -602,6 +612,8 @@ main() {
 	status) cmd_status ;;
 	env) cmd_env ;;
 	wipe) cmd_wipe ;;
+	pg-stop) lock && ensure_installed && pg_down ;;
+	pg-start) lock && ensure_installed && pg_up ;;
 	*) usage ;;
 	esac
 }

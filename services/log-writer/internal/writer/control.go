@@ -55,4 +55,3 @@ func (l *FlushListener) Run(ctx context.Context) error {
 		}
 	}
 }
-

@@ -59,13 +59,13 @@ func (p *Postgres) ActiveMonitors(ctx context.Context, after string, limit int) 
 	defer rows.Close()
 	specs := make([]*eventsv1.MonitorSpec, 0, limit)
 	for rows.Next() {
-		var m monitorRow
+		var m MonitorRow
 		if err := rows.Scan(&m.ID, &m.UserID, &m.Name, &m.URL, &m.Frequency, &m.IsActive, &m.MonitorType,
 			&m.Config, &m.SealedSecrets, &m.FailureThreshold, &m.SuccessThreshold,
 			&m.HeartbeatIntervalSeconds, &m.HeartbeatGraceSeconds, &m.UpdatedAt); err != nil {
 			return nil, fmt.Errorf("read active monitors after %q: %w", after, err)
 		}
-		spec, err := m.spec()
+		spec, err := m.Spec()
 		if err != nil {
 			return nil, err
 		}
@@ -89,8 +89,9 @@ func sortHeaders(hs []*eventsv1.Header) {
 	})
 }
 
-// monitorRow is one row of monitors as the scheduler reads it.
-type monitorRow struct {
+// MonitorRow is one row of monitors, as the scheduler reads it and the
+// api publishes it: both map it to a MonitorSpec with Spec.
+type MonitorRow struct {
 	ID, UserID, Name, URL    string
 	Frequency                int32
 	IsActive                 bool
@@ -105,7 +106,7 @@ type monitorRow struct {
 }
 
 // storedConfig is the part of monitors.config a job needs; the api writes
-// it (services/api/internal/ops.Spec reads it the same way).
+// it.
 type storedConfig struct {
 	HTTP *struct {
 		Method              string            `json:"method"`
@@ -130,8 +131,8 @@ var monitorTypes = map[string]eventsv1.MonitorType{
 	"HEARTBEAT": eventsv1.MonitorType_MONITOR_TYPE_HEARTBEAT,
 }
 
-// spec maps a row to the MonitorSpec the api would publish for it.
-func (m monitorRow) spec() (*eventsv1.MonitorSpec, error) {
+// Spec maps a row to the MonitorSpec the scheduler builds jobs from.
+func (m MonitorRow) Spec() (*eventsv1.MonitorSpec, error) {
 	var cfg storedConfig
 	if len(m.Config) > 0 {
 		if err := json.Unmarshal(m.Config, &cfg); err != nil {

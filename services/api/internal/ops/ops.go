@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/servercheck/uptime/pkg/deadletter"
 	"github.com/servercheck/uptime/pkg/livestats"
@@ -68,82 +67,29 @@ func (c *Changes) MonitorChanged(ctx context.Context, kind eventsv1.ChangeKind, 
 	return nil
 }
 
-type storedConfig struct {
-	HTTP *struct {
-		Method              string            `json:"method"`
-		Headers             map[string]string `json:"headers"`
-		Body                string            `json:"body"`
-		ExpectedStatusCodes []int32           `json:"expectedStatusCodes"`
-		ExpectedText        string            `json:"expectedText"`
-		ExpectedJSONPath    string            `json:"expectedJsonPath"`
-		ExpectedJSONValue   json.RawMessage   `json:"expectedJsonValue"`
-		TimeoutMs           int32             `json:"timeoutMs"`
-		MaxResponseBytes    int64             `json:"maxResponseBytes"`
-		FollowRedirects     *bool             `json:"followRedirects"`
-	} `json:"http"`
-	SSL *struct {
-		AlertBeforeDays int32 `json:"alertBeforeDays"`
-	} `json:"ssl"`
-}
-
-var monitorTypes = map[string]eventsv1.MonitorType{
-	store.TypeHTTP:      eventsv1.MonitorType_MONITOR_TYPE_HTTP,
-	store.TypeSSL:       eventsv1.MonitorType_MONITOR_TYPE_SSL,
-	store.TypeHeartbeat: eventsv1.MonitorType_MONITOR_TYPE_HEARTBEAT,
-}
-
-// Spec is the scheduler's view of a monitor (everything a job needs).
+// Spec is the scheduler's view of a monitor (everything a job needs),
+// mapped by the same code the scheduler's reconciler uses.
 func Spec(m store.Monitor) (*eventsv1.MonitorSpec, error) {
-	var cfg storedConfig
-	if len(m.Config) > 0 {
-		if err := json.Unmarshal(m.Config, &cfg); err != nil {
-			return nil, fmt.Errorf("read config of monitor %s: %w", m.ID, err)
-		}
-	}
-	spec := &eventsv1.MonitorSpec{
-		Id: m.ID, UserId: m.UserID, Name: m.Name, Url: m.URL,
-		FrequencySeconds: int32(m.Frequency), //nolint:gosec // 60..86400 by a CHECK constraint
+	row := schedule.MonitorRow{
+		ID: m.ID, UserID: m.UserID, Name: m.Name, URL: m.URL,
+		Frequency:        int32(m.Frequency), //nolint:gosec // 60..86400 by a CHECK constraint
 		IsActive:         m.IsActive,
-		Type:             monitorTypes[m.MonitorType],
+		MonitorType:      m.MonitorType,
+		Config:           m.Config,
+		SealedSecrets:    m.SealedSecrets,
 		FailureThreshold: int32(m.FailureThreshold), //nolint:gosec // 1..10 by a CHECK constraint
 		SuccessThreshold: int32(m.SuccessThreshold), //nolint:gosec // 1..10 by a CHECK constraint
-		UpdatedAt:        timestamppb.New(m.UpdatedAt),
-		Request:          &eventsv1.HTTPRequest{Method: "GET", TimeoutMs: 10000, MaxResponseBytes: 1 << 20, FollowRedirects: true},
+		UpdatedAt:        m.UpdatedAt,
 	}
-	if m.HeartbeatIntervalSeconds != nil {
-		spec.HeartbeatIntervalSeconds = int32(*m.HeartbeatIntervalSeconds) //nolint:gosec // bounded by validation
+	if v := m.HeartbeatIntervalSeconds; v != nil {
+		n := int32(*v) //nolint:gosec // bounded by validation
+		row.HeartbeatIntervalSeconds = &n
 	}
-	if m.HeartbeatGraceSeconds != nil {
-		spec.HeartbeatGraceSeconds = int32(*m.HeartbeatGraceSeconds) //nolint:gosec // bounded by validation
+	if v := m.HeartbeatGraceSeconds; v != nil {
+		n := int32(*v) //nolint:gosec // bounded by validation
+		row.HeartbeatGraceSeconds = &n
 	}
-	if h := cfg.HTTP; h != nil {
-		r := spec.Request
-		if h.Method != "" {
-			r.Method = h.Method
-		}
-		for name, value := range h.Headers {
-			r.Headers = append(r.Headers, &eventsv1.Header{Name: name, Value: value})
-		}
-		r.Body = []byte(h.Body)
-		r.ExpectedStatusCodes = h.ExpectedStatusCodes
-		r.ExpectedText = h.ExpectedText
-		r.ExpectedJsonPath = h.ExpectedJSONPath
-		r.ExpectedJsonValue = string(h.ExpectedJSONValue)
-		if h.TimeoutMs > 0 {
-			r.TimeoutMs = h.TimeoutMs
-		}
-		if h.MaxResponseBytes > 0 {
-			r.MaxResponseBytes = h.MaxResponseBytes
-		}
-		if h.FollowRedirects != nil {
-			r.FollowRedirects = *h.FollowRedirects
-		}
-	}
-	spec.SslAlertBeforeDays = 30
-	if cfg.SSL != nil && cfg.SSL.AlertBeforeDays > 0 {
-		spec.SslAlertBeforeDays = cfg.SSL.AlertBeforeDays
-	}
-	return spec, nil
+	return row.Spec()
 }
 
 // unavailable marks a Redis or PostgreSQL failure so that the api answers

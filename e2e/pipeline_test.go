@@ -90,7 +90,8 @@ func (s *system) status(token, id string) string {
 	return m.Status
 }
 
-// startPipeline starts the api, two schedulers, a checker and a log-writer.
+// startPipeline starts the api, two schedulers, a checker, a log-writer
+// and a notifier delivering to the system's SMTP server.
 func (s *system) startPipeline(logWriterEnv map[string]string) {
 	s.t.Helper()
 	apiPort, _ := strconv.Atoi(s.env["PORT"])
@@ -107,6 +108,12 @@ func (s *system) startPipeline(logWriterEnv map[string]string) {
 		lw[k] = v
 	}
 	s.start("log-writer-1", "log-writer", p, lw)
+	p = testenv.FreePort(s.t)
+	s.start("notifier-1", "notifier", p, map[string]string{
+		"NOTIFIER_HTTP_PORT": strconv.Itoa(p),
+		"SMTP_HOST":          s.mail.Host, "SMTP_PORT": strconv.Itoa(s.mail.Port), "SMTP_TLS": "none",
+		"SMTP_FROM_EMAIL": "alerts@servercheck.e2e",
+	})
 }
 
 // TestMonitorsFollowTheirTargets is the issue's end-to-end scenario with
@@ -156,6 +163,13 @@ func TestMonitorsFollowTheirTargets(t *testing.T) {
 	waitFor(t, 10*time.Second, "an ongoing incident", func() bool {
 		return s.count(`SELECT count(*) FROM incidents WHERE monitor_id = $1 AND status = 'ONGOING'`, flappy.ID) == 1
 	})
+	// The owner gets one email saying so.
+	down := s.mail.WaitMails(t, 1, 20*time.Second)
+	assert.Equal(t, []string{"e2e@example.com"}, down[0].To)
+	assert.Equal(t, "Actualización de estado de uno de tus servidores", down[0].Subject)
+	assert.Contains(t, down[0].Text, `El estado de tu servidor "flappy" ha cambiado a: DOWN`)
+	assert.Contains(t, down[0].Text, "Unexpected status code: 503")
+	assert.Contains(t, down[0].HTML, "CAÍDO")
 	var incidents struct {
 		TotalIncidents   int `json:"totalIncidents"`
 		OngoingIncidents int `json:"ongoingIncidents"`
@@ -170,6 +184,9 @@ func TestMonitorsFollowTheirTargets(t *testing.T) {
 		return s.count(`SELECT count(*) FROM incidents WHERE monitor_id = $1 AND status = 'RESOLVED' AND ended_at IS NOT NULL`, flappy.ID) == 1
 	})
 	assert.Equal(t, 0, s.count(`SELECT count(*) FROM incidents WHERE monitor_id = $1 AND status = 'ONGOING'`, flappy.ID))
+	mails := s.mail.WaitMails(t, 2, 20*time.Second)
+	assert.Contains(t, mails[1].Text, `El estado de tu servidor "flappy" ha cambiado a: UP`)
+	assert.Contains(t, mails[1].HTML, "OPERATIVO")
 
 	// The retimed monitor's slots after the change are 120 s apart.
 	waitFor(t, 250*time.Second, "two slots of the retimed monitor after its change", func() bool {
@@ -192,6 +209,10 @@ func TestMonitorsFollowTheirTargets(t *testing.T) {
 	for _, slot := range jobs[doomed.ID] {
 		assert.False(t, time.UnixMilli(slot).After(deletedAt.Add(time.Second)), "no check after the delete")
 	}
+
+	// Exactly the two flips were emailed: no email for the first results
+	// from PENDING, none for the steady monitors.
+	assert.Len(t, s.mail.Mails(), 2)
 
 	// Stop everything (final flushes) and compare every emitted slot of
 	// the remaining monitors with the rows persisted.

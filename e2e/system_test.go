@@ -44,7 +44,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	for _, target := range []string{"services/api", "services/scheduler", "services/checker", "services/log-writer", "services/api/cmd/devtoken"} {
+	for _, target := range []string{"services/api", "services/scheduler", "services/checker", "services/log-writer", "services/notifier", "services/api/cmd/devtoken"} {
 		out := filepath.Join(dir, filepath.Base(target))
 		cmd := exec.Command("go", "build", "-o", out, "./"+target)
 		cmd.Dir = root
@@ -65,6 +65,8 @@ type system struct {
 	db  *pgxpool.Pool
 	// redisAddr is the Redis the system uses (host:port).
 	redisAddr string
+	// mail is the SMTP server the notifier delivers to.
+	mail *testenv.MailServer
 	mu        sync.Mutex
 	procs     map[string]*exec.Cmd
 }
@@ -88,7 +90,7 @@ func newSystem(t *testing.T, extra map[string]string) *system {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	s := &system{t: t, env: env, api: "http://127.0.0.1:" + strconv.Itoa(apiPort), db: pool,
-		redisAddr: env["REDIS_HOST"] + ":" + env["REDIS_PORT"], procs: map[string]*exec.Cmd{}}
+		redisAddr: env["REDIS_HOST"] + ":" + env["REDIS_PORT"], procs: map[string]*exec.Cmd{}, mail: testenv.SMTP(t)}
 	t.Cleanup(s.stopAll)
 	return s
 }

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# down.sh stops what up.sh started: every service (SIGTERM, then SIGKILL
-# after 30 s), then PostgreSQL and Redis. It leaves no process behind.
+# down.sh stops what up.sh started: every service and the mail catcher
+# (SIGTERM, then SIGKILL after 30 s), then PostgreSQL and Redis. It leaves no process behind.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=scripts/services.sh
 . "$root/scripts/services.sh"
 run="$root/.local/dev/run"
 
-for svc in "${SERVICES[@]}"; do
+for svc in "${SERVICES[@]}" mailpit; do
 	pidfile="$run/$svc.pid"
 	[ -f "$pidfile" ] || continue
 	pid="$(cat "$pidfile")"

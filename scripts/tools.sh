@@ -3,8 +3,8 @@
 #
 # Usage: scripts/tools.sh TOOL...   e.g. scripts/tools.sh buf protoc-gen-go golangci-lint
 #
-# A tool is rebuilt only when its binary is missing or older than tools/go.sum
-# (or tools/go.mod), so calling this before every generate/lint run is cheap.
+# A tool is rebuilt only when its binary is missing or older than its
+# module's go.sum (or go.mod), so calling this before every generate/lint run is cheap.
 # Versions live in tools/go.mod; tools/tools.go keeps them required.
 set -euo pipefail
 
@@ -14,7 +14,7 @@ bin_dir="${root}/bin"
 
 usage() {
 	echo "usage: $(basename "$0") TOOL..." >&2
-	echo "tools: buf protoc-gen-go golangci-lint" >&2
+	echo "tools: buf protoc-gen-go golangci-lint mailpit" >&2
 	exit 2
 }
 
@@ -24,7 +24,18 @@ pkg_of() {
 	buf) echo "github.com/bufbuild/buf/cmd/buf" ;;
 	protoc-gen-go) echo "google.golang.org/protobuf/cmd/protoc-gen-go" ;;
 	golangci-lint) echo "github.com/golangci/golangci-lint/v2/cmd/golangci-lint" ;;
+	mailpit) echo "github.com/axllent/mailpit" ;;
 	*) return 1 ;;
+	esac
+}
+
+# dir_of is the module a tool is pinned in: mailpit (the SMTP catcher of
+# `make up`) has a module of its own so that its dependencies never move
+# the linters' ones.
+dir_of() {
+	case "$1" in
+	mailpit) echo "${tools_dir}/mailpit" ;;
+	*) echo "${tools_dir}" ;;
 	esac
 }
 
@@ -43,7 +54,8 @@ tmp=""
 trap 'rm -f "$tmp"' EXIT
 for tool in "$@"; do
 	out="${bin_dir}/${tool}"
-	if [ -x "$out" ] && [ ! "$out" -ot "${tools_dir}/go.sum" ] && [ ! "$out" -ot "${tools_dir}/go.mod" ]; then
+	dir="$(dir_of "$tool")"
+	if [ -x "$out" ] && [ ! "$out" -ot "${dir}/go.sum" ] && [ ! "$out" -ot "${dir}/go.mod" ]; then
 		continue
 	fi
 	pkg="$(pkg_of "$tool")"
@@ -54,7 +66,7 @@ for tool in "$@"; do
 	# Build to a temporary name and rename so that an interrupted build never
 	# leaves a truncated binary that looks up to date.
 	tmp="$(mktemp "${bin_dir}/.${tool}.XXXXXX")"
-	(cd "$tools_dir" && GOWORK=off go build -trimpath -o "$tmp" "$pkg")
+	(cd "$dir" && GOWORK=off go build -trimpath -o "$tmp" "$pkg")
 	mv -f "$tmp" "$out"
 	tmp=""
 done

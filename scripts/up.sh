@@ -24,6 +24,23 @@ echo "up: migrating $DATABASE_URL" >&2
 run="$root/.local/dev/run"
 logs="$root/.local/dev/logs"
 mkdir -p "$run" "$logs"
+
+# The mail catcher: the notifier delivers to its SMTP port (dev.env) and
+# its web UI shows what arrived. Built from the pinned version on first use.
+"$root/scripts/tools.sh" mailpit
+if [ -f "$run/mailpit.pid" ] && kill -0 "$(cat "$run/mailpit.pid")" 2>/dev/null; then
+	echo "up: mailpit already running (pid $(cat "$run/mailpit.pid"))" >&2
+else
+	setsid "$root/bin/mailpit" --smtp "127.0.0.1:${SMTP_PORT}" --listen "127.0.0.1:${MAILPIT_UI_PORT}" \
+		--database "$root/.local/dev/mailpit.db" --disable-version-check --smtp-auth-accept-any \
+		>>"$logs/mailpit.log" 2>&1 </dev/null &
+	echo $! >"$run/mailpit.pid"
+	echo "up: started mailpit (pid $!, SMTP 127.0.0.1:${SMTP_PORT}, UI http://127.0.0.1:${MAILPIT_UI_PORT})" >&2
+	for _ in $(seq 1 100); do
+		curl -fsS "http://127.0.0.1:${MAILPIT_UI_PORT}/readyz" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+fi
 for svc in "${SERVICES[@]}"; do
 	pidfile="$run/$svc.pid"
 	if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
@@ -66,6 +83,7 @@ Server Check is running.
   Metrics:      http://127.0.0.1:4000/metrics and :9102 (scheduler) :9103 (checker) :9104 (log-writer) :9105 (notifier)
   PostgreSQL:   $DATABASE_URL
   Redis:        $REDIS_HOST:$REDIS_PORT
+  Mail catcher: http://127.0.0.1:${MAILPIT_UI_PORT}   (every email the notifier sends lands here; SMTP 127.0.0.1:${SMTP_PORT})
   Logs:         $logs/<service>.log
 
 Development token (ADMIN $ADMIN_EMAILS, valid 12 h; another: make token EMAIL=you@example.com ROLE=USER):

@@ -105,6 +105,11 @@ type MonitorRow struct {
 	UpdatedAt                time.Time
 }
 
+// SecretMask stands in monitors.config (and in API responses) for a header
+// value or body the api sealed into monitors.sealed_secrets: Spec leaves it
+// out of the plain request, and the checker adds the sealed value instead.
+const SecretMask = "********"
+
 // storedConfig is the part of monitors.config a job needs; the api writes
 // it.
 type storedConfig struct {
@@ -165,10 +170,14 @@ func (m MonitorRow) Spec() (*eventsv1.MonitorSpec, error) {
 			r.Method = h.Method
 		}
 		for name, value := range h.Headers {
-			r.Headers = append(r.Headers, &eventsv1.Header{Name: name, Value: value})
+			if value != SecretMask {
+				r.Headers = append(r.Headers, &eventsv1.Header{Name: name, Value: value})
+			}
 		}
 		sortHeaders(r.Headers)
-		r.Body = []byte(h.Body)
+		if h.Body != SecretMask {
+			r.Body = []byte(h.Body)
+		}
 		r.ExpectedStatusCodes = h.ExpectedStatusCodes
 		r.ExpectedText = h.ExpectedText
 		r.ExpectedJsonPath = h.ExpectedJSONPath

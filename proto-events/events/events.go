@@ -59,6 +59,8 @@ func New(producer string, payload proto.Message) (*eventsv1.Envelope, error) {
 		env.Payload = &eventsv1.Envelope_MonitorStatusChanged{MonitorStatusChanged: p}
 	case *eventsv1.DeadLetter:
 		env.Payload = &eventsv1.Envelope_DeadLetter{DeadLetter: p}
+	case *eventsv1.CertificateExpiring:
+		env.Payload = &eventsv1.Envelope_CertificateExpiring{CertificateExpiring: p}
 	default:
 		return nil, fmt.Errorf("new envelope with %s: %w", payload.ProtoReflect().Descriptor().FullName(), ErrUnknownPayload)
 	}

@@ -12,13 +12,14 @@ import (
 	"github.com/servercheck/uptime/pkg/netguard"
 	"github.com/servercheck/uptime/pkg/postgres"
 	"github.com/servercheck/uptime/pkg/redisconn"
+	"github.com/servercheck/uptime/pkg/secretbox"
 )
 
 // Config is the api's configuration, read from the environment.
 type Config struct {
 	Port int `env:"PORT" default:"4000"`
-	// Env is the seed's NODE_ENV: production turns on HSTS and forbids the
-	// development issuer.
+	// Env is the seed's NODE_ENV: production turns on HSTS, forbids the
+	// development issuer and requires MONITOR_SECRETS_KEY.
 	Env string `env:"NODE_ENV" default:"development"`
 	// CognitoIssuer must equal the iss claim exactly; its JWKS is fetched
 	// from <issuer>/.well-known/jwks.json.
@@ -43,6 +44,10 @@ type Config struct {
 	// health windows come from hourly rollups.
 	RawLogRetentionDays int `env:"RAW_LOG_RETENTION_DAYS" default:"30"`
 
+	// Secrets seals monitors' header values and body (MONITOR_SECRETS_KEY,
+	// required in production; the checker holds the same keys).
+	Secrets secretbox.Config
+
 	Log       logging.Config
 	Postgres  postgres.Config
 	Redis     redisconn.Config
@@ -57,6 +62,7 @@ func (c Config) Validate() error {
 	errs := []error{
 		config.Port("PORT", c.Port),
 		c.Log.Validate(), c.Postgres.Validate(), c.Redis.Validate(), c.Lifecycle.Validate(),
+		c.Secrets.Validate(c.Production()),
 	}
 	if c.CognitoIssuer != "" {
 		if u, err := url.Parse(c.CognitoIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

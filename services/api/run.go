@@ -66,6 +66,16 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		return err
 	}
 
+	secrets, devSecrets, err := cfg.Secrets.Box()
+	if err != nil {
+		return err
+	}
+	if devSecrets {
+		logger.Warn("monitor_secrets_development_key",
+			"reason", "MONITOR_SECRETS_KEY is unset: monitor secrets are sealed with a public development key",
+			"key_id", secrets.KeyID())
+	}
+
 	allow, err := netguard.ParseAllowlist(cfg.SSRFAllowlist)
 	if err != nil {
 		return fmt.Errorf("SSRF_ALLOWLIST: %w", err)
@@ -117,6 +127,7 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		Now:         time.Now,
 		DevJWKS:     devJWKS,
 		Live:        hub,
+		Secrets:     secrets,
 		Queue:       ops.NewQueue(sched, schedule.NewReconciler(sched, schedule.NewPostgres(db.Pool), schedule.ReconcilerConfig{})),
 	})
 	srv, err := httpserver.New(net.JoinHostPort("", strconv.Itoa(cfg.Port)), api.Handler(), health, logger, httpserver.Options{
@@ -127,7 +138,7 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		return err
 	}
 
-	logger.Info("api_started", "http_addr", srv.Addr().String())
+	logger.Info("api_started", "http_addr", srv.Addr().String(), "secrets_key_id", secrets.KeyID())
 	return lifecycle.Run(ctx, logger, cfg.Lifecycle.ShutdownTimeout,
 		lifecycle.Named{Name: "http", Component: srv},
 		lifecycle.Named{Name: "api", Component: api},

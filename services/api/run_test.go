@@ -76,6 +76,41 @@ func TestProductionRefusesTheDevelopmentIssuer(t *testing.T) {
 	assert.Contains(t, err.Error(), "DEV_ISSUER_ENABLED: must be false when NODE_ENV=production")
 }
 
+func TestMonitorSecretsKeyIsRequiredInProductionAndMustBe32Bytes(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{
+		"NODE_ENV":       "production",
+		"COGNITO_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X", "COGNITO_CLIENT_ID": "c",
+		"DATABASE_URL": "postgres://u:p@127.0.0.1:1/db", "REDIS_HOST": "127.0.0.1",
+	}
+	tests := []struct {
+		name string
+		set  map[string]string
+		want string
+	}{
+		{"a production api without a key does not start", nil, "MONITOR_SECRETS_KEY: is required when NODE_ENV=production"},
+		{"a key of 16 bytes is refused", map[string]string{"MONITOR_SECRETS_KEY": "AAAAAAAAAAAAAAAAAAAAAA"}, "MONITOR_SECRETS_KEY: must be 32 random bytes"},
+		{"a malformed old key is refused", map[string]string{
+			"MONITOR_SECRETS_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "MONITOR_SECRETS_OLD_KEYS": "nope",
+		}, "MONITOR_SECRETS_OLD_KEYS: key 1 of 1: must be 32 random bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tc.set {
+				env[k] = v
+			}
+			err := run(t.Context(), io.Discard, testenv.Lookup(env))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
 // TestANewUserCreatesAMonitorAndSeesItListed follows the README: a
 // development token, a monitor created with a POST, then listed.
 func TestANewUserCreatesAMonitorAndSeesItListed(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/servercheck/uptime/pkg/config"
@@ -10,11 +11,15 @@ import (
 	"github.com/servercheck/uptime/pkg/logging"
 	"github.com/servercheck/uptime/pkg/netguard"
 	"github.com/servercheck/uptime/pkg/redisconn"
+	"github.com/servercheck/uptime/pkg/secretbox"
 )
 
 // Config is the checker's configuration, read from the environment.
 type Config struct {
 	HTTPPort int `env:"CHECKER_HTTP_PORT" default:"9103"`
+	// Env is NODE_ENV, as for the api: production requires
+	// MONITOR_SECRETS_KEY.
+	Env string `env:"NODE_ENV" default:"development"`
 	// Concurrency is how many checks run at once; the checker reads only
 	// as many jobs as it has free check slots.
 	Concurrency int `env:"CHECKER_CONCURRENCY" default:"500"`
@@ -34,17 +39,23 @@ type Config struct {
 	BreakerDelay      time.Duration `env:"CHECK_BREAKER_DELAY_MS" default:"30000" unit:"ms"`
 	MaxRedirects      int           `env:"CHECK_MAX_REDIRECTS" default:"5"`
 	SSRFAllowlist     string        `env:"SSRF_ALLOWLIST"`
+	// Secrets opens the jobs' sealed headers and body: the api's keys.
+	Secrets secretbox.Config
 
 	Log       logging.Config
 	Redis     redisconn.Config
 	Lifecycle lifecycle.Config
 }
 
+// Production reports whether NODE_ENV is production.
+func (c Config) Production() bool { return strings.EqualFold(c.Env, "production") }
+
 // Validate reports every invalid setting.
 func (c Config) Validate() error {
 	errs := []error{
 		config.Port("CHECKER_HTTP_PORT", c.HTTPPort),
 		c.Log.Validate(), c.Redis.Validate(), c.Lifecycle.Validate(),
+		c.Secrets.Validate(c.Production()),
 		atLeast("CHECKER_CONCURRENCY", c.Concurrency, 1),
 		atLeast("CHECK_MAX_CONNS_PER_DOMAIN", c.MaxConnsPerDomain, 1),
 		atLeast("CHECK_MAX_RETRIES", c.MaxRetries, 0),

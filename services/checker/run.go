@@ -45,6 +45,16 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 	}
 	defer func() { _ = reader.Close() }()
 
+	secrets, devSecrets, err := cfg.Secrets.Box()
+	if err != nil {
+		return err
+	}
+	if devSecrets {
+		logger.Warn("monitor_secrets_development_key",
+			"reason", "MONITOR_SECRETS_KEY is unset: monitor secrets are opened with a public development key",
+			"key_id", secrets.KeyID())
+	}
+
 	allow, err := netguard.ParseAllowlist(cfg.SSRFAllowlist)
 	if err != nil {
 		return fmt.Errorf("SSRF_ALLOWLIST: %w", err)
@@ -60,7 +70,7 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		BreakerDelay: cfg.BreakerDelay, MaxRedirects: cfg.MaxRedirects, UserAgent: "ServerCheck/1.0",
 	}, netguard.New(allow), reg, logger)
 	defer prober.CloseIdleConnections()
-	w := worker.New(prober, status.NewTracker(rdb, ks), rdb, pub, instance, logger)
+	w := worker.New(prober, status.NewTracker(rdb, ks), rdb, pub, secrets, instance, logger)
 	codec := deadletter.Codec{Producer: instance}
 	jobs, err := stream.NewConsumer(stream.ConsumerConfig{
 		Stream: stream.Jobs, Group: worker.Group, Concurrency: cfg.Concurrency,
@@ -85,7 +95,8 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		return err
 	}
 
-	logger.Info("checker_started", "http_addr", srv.Addr().String(), "concurrency", cfg.Concurrency, "instance", instance)
+	logger.Info("checker_started", "http_addr", srv.Addr().String(), "concurrency", cfg.Concurrency, "instance", instance,
+		"secrets_key_id", secrets.KeyID())
 	return lifecycle.Run(ctx, logger, cfg.Lifecycle.ShutdownTimeout,
 		lifecycle.Named{Name: "http", Component: srv},
 		lifecycle.Named{Name: "jobs_consumer", Component: lifecycle.ComponentFunc(func(ctx context.Context) error {

@@ -30,6 +30,21 @@ func TestRunNamesEveryMissingOrMalformedVariable(t *testing.T) {
 	}
 }
 
+func TestMonitorSecretsKeyIsRequiredInProduction(t *testing.T) {
+	t.Parallel()
+	err := run(t.Context(), io.Discard, testenv.Lookup(map[string]string{
+		"NODE_ENV": "production", "REDIS_HOST": "127.0.0.1",
+	}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "MONITOR_SECRETS_KEY: is required when NODE_ENV=production")
+
+	err = run(t.Context(), io.Discard, testenv.Lookup(map[string]string{
+		"REDIS_HOST": "127.0.0.1", "MONITOR_SECRETS_KEY": "too short",
+	}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "MONITOR_SECRETS_KEY: must be 32 random bytes")
+}
+
 func TestRunServesHealthAndMetricsAndStopsOnSignal(t *testing.T) {
 	t.Parallel()
 	env := testenv.ServiceEnv(t)

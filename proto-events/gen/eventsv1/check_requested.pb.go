@@ -60,8 +60,12 @@ type CheckRequested struct {
 	HeartbeatIntervalSeconds int32 `protobuf:"varint,13,opt,name=heartbeat_interval_seconds,json=heartbeatIntervalSeconds,proto3" json:"heartbeat_interval_seconds,omitempty"`
 	// Extra seconds tolerated after a missed heartbeat (HEARTBEAT monitors).
 	HeartbeatGraceSeconds int32 `protobuf:"varint,14,opt,name=heartbeat_grace_seconds,json=heartbeatGraceSeconds,proto3" json:"heartbeat_grace_seconds,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// One-off maintenance end (see MonitorSpec.maintenance_until).
+	MaintenanceUntil *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=maintenance_until,json=maintenanceUntil,proto3" json:"maintenance_until,omitempty"`
+	// Recurring maintenance windows (see MonitorSpec.maintenance_windows).
+	MaintenanceWindows []*MaintenanceWindow `protobuf:"bytes,16,rep,name=maintenance_windows,json=maintenanceWindows,proto3" json:"maintenance_windows,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *CheckRequested) Reset() {
@@ -192,11 +196,25 @@ func (x *CheckRequested) GetHeartbeatGraceSeconds() int32 {
 	return 0
 }
 
+func (x *CheckRequested) GetMaintenanceUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MaintenanceUntil
+	}
+	return nil
+}
+
+func (x *CheckRequested) GetMaintenanceWindows() []*MaintenanceWindow {
+	if x != nil {
+		return x.MaintenanceWindows
+	}
+	return nil
+}
+
 var File_servercheck_events_v1_check_requested_proto protoreflect.FileDescriptor
 
 const file_servercheck_events_v1_check_requested_proto_rawDesc = "" +
 	"\n" +
-	"+servercheck/events/v1/check_requested.proto\x12\x15servercheck.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#servercheck/events/v1/monitor.proto\"\xbc\x05\n" +
+	"+servercheck/events/v1/check_requested.proto\x12\x15servercheck.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#servercheck/events/v1/monitor.proto\"\xe0\x06\n" +
 	"\x0eCheckRequested\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1d\n" +
 	"\n" +
@@ -214,7 +232,9 @@ const file_servercheck_events_v1_check_requested_proto_rawDesc = "" +
 	"\x15ssl_alert_before_days\x18\v \x01(\x05R\x12sslAlertBeforeDays\x12W\n" +
 	"\x1aheartbeat_last_received_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x17heartbeatLastReceivedAt\x12<\n" +
 	"\x1aheartbeat_interval_seconds\x18\r \x01(\x05R\x18heartbeatIntervalSeconds\x126\n" +
-	"\x17heartbeat_grace_seconds\x18\x0e \x01(\x05R\x15heartbeatGraceSecondsBBZ@github.com/servercheck/uptime/proto-events/gen/eventsv1;eventsv1b\x06proto3"
+	"\x17heartbeat_grace_seconds\x18\x0e \x01(\x05R\x15heartbeatGraceSeconds\x12G\n" +
+	"\x11maintenance_until\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\x10maintenanceUntil\x12Y\n" +
+	"\x13maintenance_windows\x18\x10 \x03(\v2(.servercheck.events.v1.MaintenanceWindowR\x12maintenanceWindowsBBZ@github.com/servercheck/uptime/proto-events/gen/eventsv1;eventsv1b\x06proto3"
 
 var (
 	file_servercheck_events_v1_check_requested_proto_rawDescOnce sync.Once
@@ -234,6 +254,7 @@ var file_servercheck_events_v1_check_requested_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil), // 1: google.protobuf.Timestamp
 	(MonitorType)(0),              // 2: servercheck.events.v1.MonitorType
 	(*HTTPRequest)(nil),           // 3: servercheck.events.v1.HTTPRequest
+	(*MaintenanceWindow)(nil),     // 4: servercheck.events.v1.MaintenanceWindow
 }
 var file_servercheck_events_v1_check_requested_proto_depIdxs = []int32{
 	1, // 0: servercheck.events.v1.CheckRequested.slot:type_name -> google.protobuf.Timestamp
@@ -241,11 +262,13 @@ var file_servercheck_events_v1_check_requested_proto_depIdxs = []int32{
 	2, // 2: servercheck.events.v1.CheckRequested.type:type_name -> servercheck.events.v1.MonitorType
 	3, // 3: servercheck.events.v1.CheckRequested.request:type_name -> servercheck.events.v1.HTTPRequest
 	1, // 4: servercheck.events.v1.CheckRequested.heartbeat_last_received_at:type_name -> google.protobuf.Timestamp
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	1, // 5: servercheck.events.v1.CheckRequested.maintenance_until:type_name -> google.protobuf.Timestamp
+	4, // 6: servercheck.events.v1.CheckRequested.maintenance_windows:type_name -> servercheck.events.v1.MaintenanceWindow
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_servercheck_events_v1_check_requested_proto_init() }

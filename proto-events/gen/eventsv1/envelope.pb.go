@@ -52,6 +52,7 @@ type Envelope struct {
 	//	*Envelope_CheckCompleted
 	//	*Envelope_MonitorStatusChanged
 	//	*Envelope_DeadLetter
+	//	*Envelope_CertificateExpiring
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -167,6 +168,15 @@ func (x *Envelope) GetDeadLetter() *DeadLetter {
 	return nil
 }
 
+func (x *Envelope) GetCertificateExpiring() *CertificateExpiring {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_CertificateExpiring); ok {
+			return x.CertificateExpiring
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -197,6 +207,12 @@ type Envelope_DeadLetter struct {
 	DeadLetter *DeadLetter `protobuf:"bytes,14,opt,name=dead_letter,json=deadLetter,proto3,oneof"`
 }
 
+type Envelope_CertificateExpiring struct {
+	// A monitor's TLS certificate entered its expiry alert period (stream
+	// events, checker -> notifiers).
+	CertificateExpiring *CertificateExpiring `protobuf:"bytes,15,opt,name=certificate_expiring,json=certificateExpiring,proto3,oneof"`
+}
+
 func (*Envelope_MonitorChanged) isEnvelope_Payload() {}
 
 func (*Envelope_CheckRequested) isEnvelope_Payload() {}
@@ -207,11 +223,13 @@ func (*Envelope_MonitorStatusChanged) isEnvelope_Payload() {}
 
 func (*Envelope_DeadLetter) isEnvelope_Payload() {}
 
+func (*Envelope_CertificateExpiring) isEnvelope_Payload() {}
+
 var File_servercheck_events_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_servercheck_events_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"$servercheck/events/v1/envelope.proto\x12\x15servercheck.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+servercheck/events/v1/check_completed.proto\x1a+servercheck/events/v1/check_requested.proto\x1a'servercheck/events/v1/dead_letter.proto\x1a+servercheck/events/v1/monitor_changed.proto\x1a2servercheck/events/v1/monitor_status_changed.proto\"\xbe\x04\n" +
+	"$servercheck/events/v1/envelope.proto\x12\x15servercheck.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a0servercheck/events/v1/certificate_expiring.proto\x1a+servercheck/events/v1/check_completed.proto\x1a+servercheck/events/v1/check_requested.proto\x1a'servercheck/events/v1/dead_letter.proto\x1a+servercheck/events/v1/monitor_changed.proto\x1a2servercheck/events/v1/monitor_status_changed.proto\"\x9f\x05\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12;\n" +
@@ -224,7 +242,8 @@ const file_servercheck_events_v1_envelope_proto_rawDesc = "" +
 	"\x0fcheck_completed\x18\f \x01(\v2%.servercheck.events.v1.CheckCompletedH\x00R\x0echeckCompleted\x12c\n" +
 	"\x16monitor_status_changed\x18\r \x01(\v2+.servercheck.events.v1.MonitorStatusChangedH\x00R\x14monitorStatusChanged\x12D\n" +
 	"\vdead_letter\x18\x0e \x01(\v2!.servercheck.events.v1.DeadLetterH\x00R\n" +
-	"deadLetterB\t\n" +
+	"deadLetter\x12_\n" +
+	"\x14certificate_expiring\x18\x0f \x01(\v2*.servercheck.events.v1.CertificateExpiringH\x00R\x13certificateExpiringB\t\n" +
 	"\apayloadBBZ@github.com/servercheck/uptime/proto-events/gen/eventsv1;eventsv1b\x06proto3"
 
 var (
@@ -248,6 +267,7 @@ var file_servercheck_events_v1_envelope_proto_goTypes = []any{
 	(*CheckCompleted)(nil),        // 4: servercheck.events.v1.CheckCompleted
 	(*MonitorStatusChanged)(nil),  // 5: servercheck.events.v1.MonitorStatusChanged
 	(*DeadLetter)(nil),            // 6: servercheck.events.v1.DeadLetter
+	(*CertificateExpiring)(nil),   // 7: servercheck.events.v1.CertificateExpiring
 }
 var file_servercheck_events_v1_envelope_proto_depIdxs = []int32{
 	1, // 0: servercheck.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
@@ -256,11 +276,12 @@ var file_servercheck_events_v1_envelope_proto_depIdxs = []int32{
 	4, // 3: servercheck.events.v1.Envelope.check_completed:type_name -> servercheck.events.v1.CheckCompleted
 	5, // 4: servercheck.events.v1.Envelope.monitor_status_changed:type_name -> servercheck.events.v1.MonitorStatusChanged
 	6, // 5: servercheck.events.v1.Envelope.dead_letter:type_name -> servercheck.events.v1.DeadLetter
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	7, // 6: servercheck.events.v1.Envelope.certificate_expiring:type_name -> servercheck.events.v1.CertificateExpiring
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_servercheck_events_v1_envelope_proto_init() }
@@ -268,6 +289,7 @@ func file_servercheck_events_v1_envelope_proto_init() {
 	if File_servercheck_events_v1_envelope_proto != nil {
 		return
 	}
+	file_servercheck_events_v1_certificate_expiring_proto_init()
 	file_servercheck_events_v1_check_completed_proto_init()
 	file_servercheck_events_v1_check_requested_proto_init()
 	file_servercheck_events_v1_dead_letter_proto_init()
@@ -279,6 +301,7 @@ func file_servercheck_events_v1_envelope_proto_init() {
 		(*Envelope_CheckCompleted)(nil),
 		(*Envelope_MonitorStatusChanged)(nil),
 		(*Envelope_DeadLetter)(nil),
+		(*Envelope_CertificateExpiring)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

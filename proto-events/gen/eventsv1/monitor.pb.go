@@ -177,9 +177,15 @@ type MonitorSpec struct {
 	// Last modification time in Postgres. Consumers apply a spec only if it is
 	// newer than the one they hold, so redelivered or reordered events cannot
 	// roll a monitor back.
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// One-off maintenance: checks whose slot is before this instant are
+	// marked as maintenance (no status change, incident or email). Unset
+	// means none.
+	MaintenanceUntil *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=maintenance_until,json=maintenanceUntil,proto3" json:"maintenance_until,omitempty"`
+	// Recurring maintenance windows; only enabled ones are carried.
+	MaintenanceWindows []*MaintenanceWindow `protobuf:"bytes,16,rep,name=maintenance_windows,json=maintenanceWindows,proto3" json:"maintenance_windows,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *MonitorSpec) Reset() {
@@ -310,6 +316,93 @@ func (x *MonitorSpec) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *MonitorSpec) GetMaintenanceUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MaintenanceUntil
+	}
+	return nil
+}
+
+func (x *MonitorSpec) GetMaintenanceWindows() []*MaintenanceWindow {
+	if x != nil {
+		return x.MaintenanceWindows
+	}
+	return nil
+}
+
+// MaintenanceWindow is a weekly recurring maintenance period.
+type MaintenanceWindow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Days the window opens, 0 = Sunday .. 6 = Saturday, in time_zone.
+	DaysOfWeek []int32 `protobuf:"varint,1,rep,packed,name=days_of_week,json=daysOfWeek,proto3" json:"days_of_week,omitempty"`
+	// Minute of the day the window opens (0..1439), in time_zone.
+	StartMinute int32 `protobuf:"varint,2,opt,name=start_minute,json=startMinute,proto3" json:"start_minute,omitempty"`
+	// Length of the window in minutes (1..10080); it may run past midnight.
+	DurationMinutes int32 `protobuf:"varint,3,opt,name=duration_minutes,json=durationMinutes,proto3" json:"duration_minutes,omitempty"`
+	// IANA time zone name, e.g. "Europe/Madrid"; empty means UTC.
+	TimeZone      string `protobuf:"bytes,4,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaintenanceWindow) Reset() {
+	*x = MaintenanceWindow{}
+	mi := &file_servercheck_events_v1_monitor_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaintenanceWindow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaintenanceWindow) ProtoMessage() {}
+
+func (x *MaintenanceWindow) ProtoReflect() protoreflect.Message {
+	mi := &file_servercheck_events_v1_monitor_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaintenanceWindow.ProtoReflect.Descriptor instead.
+func (*MaintenanceWindow) Descriptor() ([]byte, []int) {
+	return file_servercheck_events_v1_monitor_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *MaintenanceWindow) GetDaysOfWeek() []int32 {
+	if x != nil {
+		return x.DaysOfWeek
+	}
+	return nil
+}
+
+func (x *MaintenanceWindow) GetStartMinute() int32 {
+	if x != nil {
+		return x.StartMinute
+	}
+	return 0
+}
+
+func (x *MaintenanceWindow) GetDurationMinutes() int32 {
+	if x != nil {
+		return x.DurationMinutes
+	}
+	return 0
+}
+
+func (x *MaintenanceWindow) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
 // HTTPRequest is the request an HTTP check sends and the assertions its
 // response must pass. Zero values mean the defaults described per field.
 type HTTPRequest struct {
@@ -343,6 +436,9 @@ type HTTPRequest struct {
 	// every service but the api and the checker, which hold the key; the
 	// checker unseals it and adds its headers and body to the request. The
 	// plain headers and body fields then carry only non-secret values.
+	// Empty when the monitor has no secrets. Otherwise a MonitorSecrets
+	// sealed by pkg/secretbox (MONITOR_SECRETS_KEY) with the monitor's URL as
+	// additional data, so that it opens only for the target it was made for.
 	SealedSecrets []byte `protobuf:"bytes,11,opt,name=sealed_secrets,json=sealedSecrets,proto3" json:"sealed_secrets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -350,7 +446,7 @@ type HTTPRequest struct {
 
 func (x *HTTPRequest) Reset() {
 	*x = HTTPRequest{}
-	mi := &file_servercheck_events_v1_monitor_proto_msgTypes[1]
+	mi := &file_servercheck_events_v1_monitor_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +458,7 @@ func (x *HTTPRequest) String() string {
 func (*HTTPRequest) ProtoMessage() {}
 
 func (x *HTTPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_servercheck_events_v1_monitor_proto_msgTypes[1]
+	mi := &file_servercheck_events_v1_monitor_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +471,7 @@ func (x *HTTPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPRequest.ProtoReflect.Descriptor instead.
 func (*HTTPRequest) Descriptor() ([]byte, []int) {
-	return file_servercheck_events_v1_monitor_proto_rawDescGZIP(), []int{1}
+	return file_servercheck_events_v1_monitor_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *HTTPRequest) GetMethod() string {
@@ -455,6 +551,64 @@ func (x *HTTPRequest) GetSealedSecrets() []byte {
 	return nil
 }
 
+// MonitorSecrets is the plaintext of HTTPRequest.sealed_secrets: the values
+// of a monitor's request that may hold credentials. It never travels or is
+// stored unsealed.
+type MonitorSecrets struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Request headers, sorted by name; a value here replaces a plain header
+	// of the same name.
+	Headers []*Header `protobuf:"bytes,1,rep,name=headers,proto3" json:"headers,omitempty"`
+	// Request body; empty means the plain body (if any) is sent.
+	Body          []byte `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MonitorSecrets) Reset() {
+	*x = MonitorSecrets{}
+	mi := &file_servercheck_events_v1_monitor_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MonitorSecrets) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MonitorSecrets) ProtoMessage() {}
+
+func (x *MonitorSecrets) ProtoReflect() protoreflect.Message {
+	mi := &file_servercheck_events_v1_monitor_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MonitorSecrets.ProtoReflect.Descriptor instead.
+func (*MonitorSecrets) Descriptor() ([]byte, []int) {
+	return file_servercheck_events_v1_monitor_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *MonitorSecrets) GetHeaders() []*Header {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *MonitorSecrets) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
 // Header is one HTTP request header.
 type Header struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -468,7 +622,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_servercheck_events_v1_monitor_proto_msgTypes[2]
+	mi := &file_servercheck_events_v1_monitor_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +634,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_servercheck_events_v1_monitor_proto_msgTypes[2]
+	mi := &file_servercheck_events_v1_monitor_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +647,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_servercheck_events_v1_monitor_proto_rawDescGZIP(), []int{2}
+	return file_servercheck_events_v1_monitor_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Header) GetName() string {
@@ -514,7 +668,7 @@ var File_servercheck_events_v1_monitor_proto protoreflect.FileDescriptor
 
 const file_servercheck_events_v1_monitor_proto_rawDesc = "" +
 	"\n" +
-	"#servercheck/events/v1/monitor.proto\x12\x15servercheck.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x04\n" +
+	"#servercheck/events/v1/monitor.proto\x12\x15servercheck.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\x05\n" +
 	"\vMonitorSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x12\n" +
@@ -531,7 +685,15 @@ const file_servercheck_events_v1_monitor_proto_rawDesc = "" +
 	"\x11failure_threshold\x18\f \x01(\x05R\x10failureThreshold\x12+\n" +
 	"\x11success_threshold\x18\r \x01(\x05R\x10successThreshold\x129\n" +
 	"\n" +
-	"updated_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xc8\x03\n" +
+	"updated_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12G\n" +
+	"\x11maintenance_until\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\x10maintenanceUntil\x12Y\n" +
+	"\x13maintenance_windows\x18\x10 \x03(\v2(.servercheck.events.v1.MaintenanceWindowR\x12maintenanceWindows\"\xa0\x01\n" +
+	"\x11MaintenanceWindow\x12 \n" +
+	"\fdays_of_week\x18\x01 \x03(\x05R\n" +
+	"daysOfWeek\x12!\n" +
+	"\fstart_minute\x18\x02 \x01(\x05R\vstartMinute\x12)\n" +
+	"\x10duration_minutes\x18\x03 \x01(\x05R\x0fdurationMinutes\x12\x1b\n" +
+	"\ttime_zone\x18\x04 \x01(\tR\btimeZone\"\xc8\x03\n" +
 	"\vHTTPRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x127\n" +
 	"\aheaders\x18\x02 \x03(\v2\x1d.servercheck.events.v1.HeaderR\aheaders\x12\x12\n" +
@@ -545,7 +707,10 @@ const file_servercheck_events_v1_monitor_proto_rawDesc = "" +
 	"\x12max_response_bytes\x18\t \x01(\x03R\x10maxResponseBytes\x12)\n" +
 	"\x10follow_redirects\x18\n" +
 	" \x01(\bR\x0ffollowRedirects\x12%\n" +
-	"\x0esealed_secrets\x18\v \x01(\fR\rsealedSecrets\"2\n" +
+	"\x0esealed_secrets\x18\v \x01(\fR\rsealedSecrets\"]\n" +
+	"\x0eMonitorSecrets\x127\n" +
+	"\aheaders\x18\x01 \x03(\v2\x1d.servercheck.events.v1.HeaderR\aheaders\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\fR\x04body\"2\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value*t\n" +
@@ -574,25 +739,30 @@ func file_servercheck_events_v1_monitor_proto_rawDescGZIP() []byte {
 }
 
 var file_servercheck_events_v1_monitor_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_servercheck_events_v1_monitor_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_servercheck_events_v1_monitor_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_servercheck_events_v1_monitor_proto_goTypes = []any{
 	(MonitorType)(0),              // 0: servercheck.events.v1.MonitorType
 	(MonitorStatus)(0),            // 1: servercheck.events.v1.MonitorStatus
 	(*MonitorSpec)(nil),           // 2: servercheck.events.v1.MonitorSpec
-	(*HTTPRequest)(nil),           // 3: servercheck.events.v1.HTTPRequest
-	(*Header)(nil),                // 4: servercheck.events.v1.Header
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*MaintenanceWindow)(nil),     // 3: servercheck.events.v1.MaintenanceWindow
+	(*HTTPRequest)(nil),           // 4: servercheck.events.v1.HTTPRequest
+	(*MonitorSecrets)(nil),        // 5: servercheck.events.v1.MonitorSecrets
+	(*Header)(nil),                // 6: servercheck.events.v1.Header
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_servercheck_events_v1_monitor_proto_depIdxs = []int32{
 	0, // 0: servercheck.events.v1.MonitorSpec.type:type_name -> servercheck.events.v1.MonitorType
-	3, // 1: servercheck.events.v1.MonitorSpec.request:type_name -> servercheck.events.v1.HTTPRequest
-	5, // 2: servercheck.events.v1.MonitorSpec.updated_at:type_name -> google.protobuf.Timestamp
-	4, // 3: servercheck.events.v1.HTTPRequest.headers:type_name -> servercheck.events.v1.Header
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	4, // 1: servercheck.events.v1.MonitorSpec.request:type_name -> servercheck.events.v1.HTTPRequest
+	7, // 2: servercheck.events.v1.MonitorSpec.updated_at:type_name -> google.protobuf.Timestamp
+	7, // 3: servercheck.events.v1.MonitorSpec.maintenance_until:type_name -> google.protobuf.Timestamp
+	3, // 4: servercheck.events.v1.MonitorSpec.maintenance_windows:type_name -> servercheck.events.v1.MaintenanceWindow
+	6, // 5: servercheck.events.v1.HTTPRequest.headers:type_name -> servercheck.events.v1.Header
+	6, // 6: servercheck.events.v1.MonitorSecrets.headers:type_name -> servercheck.events.v1.Header
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_servercheck_events_v1_monitor_proto_init() }
@@ -606,7 +776,7 @@ func file_servercheck_events_v1_monitor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_servercheck_events_v1_monitor_proto_rawDesc), len(file_servercheck_events_v1_monitor_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

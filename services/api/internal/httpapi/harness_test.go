@@ -23,6 +23,7 @@ import (
 	"github.com/servercheck/uptime/pkg/netguard"
 	"github.com/servercheck/uptime/pkg/postgres"
 	"github.com/servercheck/uptime/pkg/schedule"
+	"github.com/servercheck/uptime/pkg/secretbox"
 	"github.com/servercheck/uptime/pkg/stream"
 	"github.com/servercheck/uptime/pkg/testenv"
 	"github.com/servercheck/uptime/services/api/internal/auth"
@@ -61,6 +62,8 @@ type harness struct {
 	db     *postgres.DB
 	rdb    *redis.Client
 	ks     stream.Keyspace
+	// secrets holds the api's MONITOR_SECRETS_KEY, random per harness.
+	secrets *secretbox.Box
 }
 
 type harnessOption func(*httpapi.Config)
@@ -98,7 +101,12 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	reg := prometheus.NewRegistry()
 	health := httpserver.NewHealth(time.Second)
 	health.Add("postgres", db.Check)
-	h := &harness{t: t, key: key, issuer: issuer, db: db, rdb: rdb, ks: ks}
+	rawKey := make([]byte, secretbox.KeySize)
+	_, err = rand.Read(rawKey)
+	require.NoError(t, err)
+	secretKey, err := secretbox.NewKey(rawKey)
+	require.NoError(t, err)
+	h := &harness{t: t, key: key, issuer: issuer, db: db, rdb: rdb, ks: ks, secrets: secretbox.New(secretKey)}
 
 	cfg := httpapi.Config{
 		CORSOrigins: []string{"https://app.example.com"},
@@ -141,6 +149,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		Registry:    reg,
 		Logger:      testenv.Logger(t),
 		Now:         time.Now,
+		Secrets:     h.secrets,
 	})
 	h.srv = httptest.NewServer(api.Handler())
 	t.Cleanup(h.srv.Close)

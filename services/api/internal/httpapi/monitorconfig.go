@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/servercheck/uptime/pkg/schedule"
 )
 
 // Limits of a monitor's config.
@@ -14,7 +16,9 @@ const (
 	maxRequestBodyLen = 64 << 10
 	maxExpectedText   = 4 << 10
 	maxResponseLimit  = 10 << 20
-	secretMask        = "********"
+	// secretMask stands for a sealed value in the stored config and in
+	// responses; the wizard sends it back for a value left unchanged.
+	secretMask = schedule.SecretMask
 )
 
 var (
@@ -184,7 +188,8 @@ func parseHTTPConfig(raw json.RawMessage, b *body) *httpConfig {
 }
 
 // maskConfig hides secrets (header values, request body) of a stored
-// config before it leaves the api.
+// config before it leaves the api. Configs stored since secrets are sealed
+// hold only masks already; older rows may still hold clear values.
 func maskConfig(raw json.RawMessage) json.RawMessage {
 	if len(raw) == 0 {
 		return json.RawMessage(`{}`)
@@ -204,28 +209,6 @@ func maskConfig(raw json.RawMessage) json.RawMessage {
 	out, err := json.Marshal(cfg)
 	if err != nil {
 		return json.RawMessage(`{}`)
-	}
-	return out
-}
-
-// restoreSecrets keeps the stored secret where an update sends back the
-// mask it was shown (the wizard returns what GET gave it).
-func restoreSecrets(updated, stored json.RawMessage) json.RawMessage {
-	var upd, old monitorConfig
-	if json.Unmarshal(updated, &upd) != nil || json.Unmarshal(stored, &old) != nil || upd.HTTP == nil || old.HTTP == nil {
-		return updated
-	}
-	for name, v := range upd.HTTP.Headers {
-		if prev, ok := old.HTTP.Headers[name]; ok && v == secretMask {
-			upd.HTTP.Headers[name] = prev
-		}
-	}
-	if upd.HTTP.Body == secretMask {
-		upd.HTTP.Body = old.HTTP.Body
-	}
-	out, err := json.Marshal(upd)
-	if err != nil {
-		return updated
 	}
 	return out
 }

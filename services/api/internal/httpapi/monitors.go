@@ -41,11 +41,9 @@ func (a *API) monitorFields(c *gin.Context, b *body, creating bool) map[string]a
 		fields["monitor_type"] = *t
 	}
 	if b.has("config") {
+		// Still parsed: sealConfig splits the secrets out into columns.
 		if cfg := parseMonitorConfig(b.raw["config"], b); cfg != nil {
-			raw, err := json.Marshal(cfg)
-			if err == nil {
-				fields["config"] = json.RawMessage(raw)
-			}
+			fields["config"] = cfg
 		}
 	}
 	if n := b.integer("heartbeatIntervalSeconds", false, 10, 86400); n != nil {
@@ -87,6 +85,10 @@ func (a *API) createMonitor(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	if err := a.sealConfig(c.Request.Context(), fields, fields["url"].(string), nil); err != nil {
+		a.fail(c, err)
+		return
+	}
 	m := store.Monitor{
 		UserID:    caller(c).ID,
 		Name:      fields["name"].(string),
@@ -117,6 +119,9 @@ func applyFields(m *store.Monitor, fields map[string]any) {
 	}
 	if v, ok := fields["config"].(json.RawMessage); ok {
 		m.Config = v
+	}
+	if v, ok := fields["sealed_secrets"].([]byte); ok {
+		m.SealedSecrets = v
 	}
 	if v, ok := fields["heartbeat_interval_seconds"].(int); ok {
 		m.HeartbeatIntervalSeconds = &v
@@ -231,8 +236,9 @@ func (a *API) updateMonitor(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	if cfg, ok := fields["config"].(json.RawMessage); ok {
-		fields["config"] = restoreSecrets(cfg, m.Config)
+	if err := a.sealConfig(c.Request.Context(), fields, m.URL, &m); err != nil {
+		a.fail(c, err)
+		return
 	}
 	wasActive := m.IsActive
 	updated, err := a.d.Monitors.Update(c.Request.Context(), m.ID, fields, a.d.Now())

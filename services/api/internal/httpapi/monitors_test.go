@@ -257,13 +257,16 @@ func TestCreateMonitorStoresTheFullConfigAndMasksItsSecrets(t *testing.T) {
 	assert.NotContains(t, string(r.body), "s3cret")
 	assert.NotContains(t, string(r.body), "probe")
 
-	var auth, key, reqBody string
-	require.NoError(t, h.db.Pool.QueryRow(t.Context(),
-		`SELECT config->'http'->'headers'->>'Authorization', config->'http'->'headers'->>'X-Api-Key', config->'http'->>'body' FROM monitors WHERE id = $1`,
-		m["id"]).Scan(&auth, &key, &reqBody))
-	assert.Equal(t, "Bearer s3cret", auth, "the database keeps the real header value")
-	assert.Equal(t, "k3y", key)
-	assert.JSONEq(t, `{"probe":true}`, reqBody)
+	// PostgreSQL holds masks in config and the values sealed beside it.
+	row := h.storedMonitor(m["id"].(string))
+	assert.NotContains(t, row.config, "s3cret", "no clear header value in the config column")
+	assert.NotContains(t, row.config, "k3y")
+	assert.NotContains(t, row.config, "probe", "no clear body in the config column")
+	assert.JSONEq(t, `{"Authorization": "********", "X-Api-Key": "********"}`, row.headersJSON)
+	assert.Equal(t, "********", row.body)
+	secrets := h.openSecrets(row)
+	assert.Equal(t, []string{"Authorization=Bearer s3cret", "X-Api-Key=k3y"}, headerPairs(secrets.GetHeaders()))
+	assert.JSONEq(t, `{"probe":true}`, string(secrets.GetBody()))
 
 	// Reads mask too.
 	for _, path := range []string{"/api/v1/uptime/" + m["id"].(string), "/api/v1/uptime"} {
@@ -273,18 +276,16 @@ func TestCreateMonitorStoresTheFullConfigAndMasksItsSecrets(t *testing.T) {
 		assert.Contains(t, string(r.body), "********", path)
 	}
 
-	// The scheduler gets the real values.
+	// The scheduler gets the sealed values, never the clear ones nor the
+	// masks.
 	ch := h.changes()
 	require.Len(t, ch, 1)
 	req := ch[0].GetMonitor().GetRequest()
 	require.NotNil(t, req)
 	assert.Equal(t, "POST", req.GetMethod())
-	assert.JSONEq(t, `{"probe":true}`, string(req.GetBody()))
-	var sent []string
-	for _, hd := range req.GetHeaders() {
-		sent = append(sent, hd.GetName()+"="+hd.GetValue())
-	}
-	assert.ElementsMatch(t, []string{"Authorization=Bearer s3cret", "X-Api-Key=k3y"}, sent)
+	assert.Empty(t, req.GetBody())
+	assert.Empty(t, req.GetHeaders())
+	assert.Equal(t, row.sealed, req.GetSealedSecrets())
 }
 
 // The wizard edits a monitor from what GET returned, so an update may carry
@@ -301,12 +302,14 @@ func TestUpdateMonitorWithTheMaskedConfigKeepsTheSecrets(t *testing.T) {
 
 	r = h.request(http.MethodPatch, "/api/v1/uptime/"+m["id"].(string), tok, map[string]any{"name": "Renamed", "config": m["config"]})
 	require.Equal(t, http.StatusOK, r.code, string(r.body))
+	assert.NotContains(t, string(r.body), "s3cret")
 
-	var auth, body string
-	require.NoError(t, h.db.Pool.QueryRow(t.Context(),
-		`SELECT config->'http'->'headers'->>'Authorization', config->'http'->>'body' FROM monitors WHERE id = $1`, m["id"]).Scan(&auth, &body))
-	assert.Equal(t, "Bearer s3cret", auth, "a masked header value keeps the stored one")
-	assert.Equal(t, "payload", body, "a masked body keeps the stored one")
+	row := h.storedMonitor(m["id"].(string))
+	assert.NotContains(t, row.config, "s3cret")
+	assert.NotContains(t, row.config, "payload")
+	secrets := h.openSecrets(row)
+	assert.Equal(t, []string{"Authorization=Bearer s3cret"}, headerPairs(secrets.GetHeaders()), "a masked header value keeps the stored one")
+	assert.Equal(t, "payload", string(secrets.GetBody()), "a masked body keeps the stored one")
 }
 
 func TestListMonitorsPaginates(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/servercheck/uptime/pkg/httpserver"
 	"github.com/servercheck/uptime/pkg/netguard"
+	"github.com/servercheck/uptime/pkg/secretbox"
 	"github.com/servercheck/uptime/proto-events/gen/eventsv1"
 	"github.com/servercheck/uptime/services/api/internal/store"
 )
@@ -66,6 +67,9 @@ type Deps struct {
 	Live LiveEvents
 	// Queue serves the ADMIN queue routes.
 	Queue QueueOps
+	// Secrets seals monitors' header values and body before they are
+	// stored, and opens them when an update keeps a masked value.
+	Secrets *secretbox.Box
 }
 
 // API holds the handlers.

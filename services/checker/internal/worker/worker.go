@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/servercheck/uptime/pkg/secretbox"
 	"github.com/servercheck/uptime/pkg/stream"
 	"github.com/servercheck/uptime/proto-events/events"
 	"github.com/servercheck/uptime/proto-events/gen/eventsv1"
@@ -27,6 +28,11 @@ const Group = "checker"
 // ErrBadJob marks a job that can never be checked (it is dead-lettered).
 var ErrBadJob = errors.New("malformed check job")
 
+// SecretsError is the error of the failed result recorded for a job whose
+// sealed secrets do not open (wrong or missing key, altered value): the
+// check is not sent without its credentials, and the job is not retried.
+const SecretsError = "Monitor secrets cannot be decrypted"
+
 // Prober runs one check.
 type Prober interface {
 	Check(ctx context.Context, req probe.Request) probe.Result
@@ -35,6 +41,7 @@ type Prober interface {
 // Worker handles jobs.
 type Worker struct {
 	prober   Prober
+	secrets  *secretbox.Box
 	tracker  *status.Tracker
 	rdb      redis.UniversalClient
 	pub      *stream.Publisher
@@ -44,10 +51,11 @@ type Worker struct {
 	now      func() time.Time
 }
 
-// New returns a worker; instance names this process in results.
-func New(prober Prober, tracker *status.Tracker, rdb redis.UniversalClient, pub *stream.Publisher, instance string, logger *slog.Logger) *Worker {
+// New returns a worker; secrets opens the jobs' sealed headers and body,
+// instance names this process in results.
+func New(prober Prober, tracker *status.Tracker, rdb redis.UniversalClient, pub *stream.Publisher, secrets *secretbox.Box, instance string, logger *slog.Logger) *Worker {
 	return &Worker{
-		prober: prober, tracker: tracker, rdb: rdb, pub: pub, ks: pub.Keyspace(),
+		prober: prober, secrets: secrets, tracker: tracker, rdb: rdb, pub: pub, ks: pub.Keyspace(),
 		instance: instance, logger: logger.With("component", "check_worker"), now: time.Now,
 	}
 }
@@ -91,7 +99,9 @@ func Decode(msg stream.Message) (Job, error) {
 	return Job{Req: req, Slot: slot, Deadline: deadline}, nil
 }
 
-func probeRequest(j Job) probe.Request {
+// probeRequest is the request of j, with its sealed secrets opened: the
+// only place where they are in clear, for the time of the check.
+func (w *Worker) probeRequest(j Job) (probe.Request, error) {
 	r := j.Req.GetRequest()
 	pr := probe.Request{
 		MonitorID:       j.Req.GetMonitorId(),
@@ -102,7 +112,7 @@ func probeRequest(j Job) probe.Request {
 		FollowRedirects: true,
 	}
 	if r == nil {
-		return pr
+		return pr, nil
 	}
 	if r.GetMethod() != "" {
 		pr.Method = r.GetMethod()
@@ -126,7 +136,27 @@ func probeRequest(j Job) probe.Request {
 	if r.GetTimeoutMs() > 0 {
 		pr.Timeout = time.Duration(r.GetTimeoutMs()) * time.Millisecond
 	}
-	return pr
+	if sealed := r.GetSealedSecrets(); len(sealed) > 0 {
+		// The api binds the seal to the monitor's URL.
+		plain, err := w.secrets.Open(sealed, []byte(j.Req.GetUrl()))
+		if err != nil {
+			return probe.Request{}, fmt.Errorf("open secrets of %s: %w", j.Req.GetJobId(), err)
+		}
+		var secrets eventsv1.MonitorSecrets
+		if err := proto.Unmarshal(plain, &secrets); err != nil {
+			return probe.Request{}, fmt.Errorf("decode secrets of %s: %w", j.Req.GetJobId(), err)
+		}
+		if len(secrets.GetHeaders()) > 0 && pr.Headers == nil {
+			pr.Headers = make(map[string]string, len(secrets.GetHeaders()))
+		}
+		for _, h := range secrets.GetHeaders() {
+			pr.Headers[h.GetName()] = h.GetValue()
+		}
+		if len(secrets.GetBody()) > 0 {
+			pr.Body = secrets.GetBody()
+		}
+	}
+	return pr, nil
 }
 
 var statuses = map[string]eventsv1.MonitorStatus{
@@ -165,7 +195,16 @@ func (w *Worker) Handle(ctx context.Context, msg stream.Message) error {
 		return err
 	}
 	started := w.now()
-	res := w.prober.Check(ctx, probeRequest(job))
+	var res probe.Result
+	if req, err := w.probeRequest(job); err != nil {
+		// A failed result, not an error: redelivery would fail the same
+		// way. The error names key ids, never a secret.
+		w.logger.WarnContext(ctx, "monitor_secrets_not_opened", "monitor_id", job.Req.GetMonitorId(),
+			"job_id", job.Req.GetJobId(), "err", err)
+		res = probe.Result{Error: SecretsError}
+	} else {
+		res = w.prober.Check(ctx, req)
+	}
 	finished := w.now()
 	if ctx.Err() != nil {
 		// Shutdown cut the check short: leave the job pending for another

@@ -1,10 +1,14 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/servercheck/uptime/pkg/netguard"
+	"github.com/servercheck/uptime/pkg/secretbox"
 	"github.com/servercheck/uptime/pkg/stream"
 	"github.com/servercheck/uptime/pkg/testenv"
 	"github.com/servercheck/uptime/proto-events/events"
@@ -29,33 +34,78 @@ type fixture struct {
 	ks  stream.Keyspace
 	pub *stream.Publisher
 	w   *worker.Worker
+	// box holds the checker's MONITOR_SECRETS_KEY, random per fixture.
+	box *secretbox.Box
+	// logs is every line the worker and its prober logged, Debug included.
+	logs *lockedBuffer
+}
+
+// lockedBuffer collects log lines written from any goroutine.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func randomKey(t *testing.T) secretbox.Key {
+	t.Helper()
+	raw := make([]byte, secretbox.KeySize)
+	_, err := rand.Read(raw)
+	require.NoError(t, err)
+	k, err := secretbox.NewKey(raw)
+	require.NoError(t, err)
+	return k
 }
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	rdb, ks := testenv.Redis(t)
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
 	allow, err := netguard.ParseAllowlist("127.0.0.0/8")
 	require.NoError(t, err)
 	prober := probe.New(probe.Config{
 		MaxConnsPerDomain: 10, KeepAlive: true, IdleTimeout: time.Minute, ConnectTimeout: time.Second,
 		AttemptTimeout: 2 * time.Second, MaxRetries: 1, BackoffBase: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
 		BreakerFailures: 100, BreakerDelay: time.Second, MaxRedirects: 5,
-	}, netguard.New(allow), prometheus.NewRegistry(), testenv.Discard())
+	}, netguard.New(allow), prometheus.NewRegistry(), logger)
 	t.Cleanup(prober.CloseIdleConnections)
 	pub := stream.NewPublisher(rdb, ks, stream.DefaultMaxLen())
-	w := worker.New(prober, status.NewTracker(rdb, ks), rdb, pub, "checker-test", testenv.Logger(t))
+	box := secretbox.New(randomKey(t))
+	w := worker.New(prober, status.NewTracker(rdb, ks), rdb, pub, box, "checker-test", logger)
 	require.NoError(t, stream.EnsureGroup(t.Context(), rdb, ks.Key(stream.Jobs), worker.Group, "0"))
-	return fixture{rdb: rdb, ks: ks, pub: pub, w: w}
+	return fixture{rdb: rdb, ks: ks, pub: pub, w: w, box: box, logs: logs}
 }
 
 // job publishes a template job for url at slot, the way the scheduler's
 // script does, reads it as the checker group and returns the message.
 func (f fixture) job(t *testing.T, monitorID, url string, slot time.Time) stream.Message {
 	t.Helper()
+	return f.jobWith(t, monitorID, url, slot, &eventsv1.HTTPRequest{Method: "GET", FollowRedirects: true, MaxResponseBytes: 1 << 20})
+}
+
+// jobWith is job with the given request.
+func (f fixture) jobWith(t *testing.T, monitorID, url string, slot time.Time, req *eventsv1.HTTPRequest) stream.Message {
+	t.Helper()
 	env, err := events.New("test", &eventsv1.CheckRequested{
 		MonitorId: monitorID, Url: url, Type: eventsv1.MonitorType_MONITOR_TYPE_HTTP, TimeoutMs: 2000,
-		FailureThreshold: 1, SuccessThreshold: 1,
-		Request: &eventsv1.HTTPRequest{Method: "GET", FollowRedirects: true, MaxResponseBytes: 1 << 20},
+		FailureThreshold: 1, SuccessThreshold: 1, Request: req,
 	})
 	require.NoError(t, err)
 	tpl, err := events.Marshal(env)

@@ -5,7 +5,7 @@ ROOT := $(abspath .)
 MODULES = $(shell scripts/modules.sh)
 SERVICES := api scheduler checker log-writer notifier
 
-.PHONY: help build token test lint fmt generate check-generated migrate up down bench ci tools
+.PHONY: help build token test lint fmt generate check-generated migrate up down bench scale ci tools
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,5 +53,8 @@ bench: ## Run Go benchmarks of every module (figures go to docs/performance.md)
 	@scripts/stack.sh up test
 	@eval "$$(scripts/stack.sh env test)"; export TEST_DATABASE_URL TEST_REDIS_ADDR; \
 	for m in $(MODULES); do (cd $$m && go test -run '^$$' -bench . -benchmem ./...) || exit 1; done
+
+scale: ## Scale test: checkers 1 -> 3 -> 1 under load, nothing lost (about 5 min; not in make test)
+	@scripts/scale.sh
 
 ci: check-generated lint test ## Everything CI checks

@@ -66,9 +66,9 @@ type system struct {
 	// redisAddr is the Redis the system uses (host:port).
 	redisAddr string
 	// mail is the SMTP server the notifier delivers to.
-	mail *testenv.MailServer
-	mu        sync.Mutex
-	procs     map[string]*exec.Cmd
+	mail  *testenv.MailServer
+	mu    sync.Mutex
+	procs map[string]*exec.Cmd
 }
 
 func newSystem(t *testing.T, extra map[string]string) *system {

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# down.sh stops what up.sh started: every service and the mail catcher
-# (SIGTERM, then SIGKILL after 30 s), then PostgreSQL and Redis. It leaves no process behind.
+# down.sh stops what up.sh started: every service, the extra checkers of
+# scale-checkers.sh and the mail catcher (SIGTERM, then SIGKILL after 30 s),
+# then PostgreSQL and Redis. It leaves no process behind.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=scripts/services.sh
 . "$root/scripts/services.sh"
 run="$root/.local/dev/run"
 
-for svc in "${SERVICES[@]}" mailpit; do
+# Extra checkers started by scale-checkers.sh: checker-<i>.pid.
+extra=()
+for pidfile in "$run"/checker-*.pid; do
+	[ -e "$pidfile" ] && extra+=("$(basename "$pidfile" .pid)")
+done
+
+for svc in "${SERVICES[@]}" "${extra[@]}" mailpit; do
 	pidfile="$run/$svc.pid"
 	[ -f "$pidfile" ] || continue
 	pid="$(cat "$pidfile")"

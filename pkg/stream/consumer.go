@@ -275,22 +275,34 @@ func (c *Consumer) readLoop(ctx context.Context, work chan<- Message) error {
 	backoff := 100 * time.Millisecond
 	claimTick := time.NewTicker(c.cfg.ClaimInterval)
 	defer claimTick.Stop()
+	// backlog: the last janitor pass left idle entries behind for want of
+	// slots. Then every freed slot goes to the janitor first, so that a dead
+	// replica's entries (the oldest work) come back as fast as this one
+	// frees capacity, not one per tick while it is saturated.
+	backlog := false
 	for {
 		n := c.acquire(ctx, c.cfg.BatchSize)
 		if n == 0 {
 			return nil
 		}
-		select {
-		case <-claimTick.C:
-			claimed, err := c.reclaim(ctx, work, n)
+		due := backlog
+		if !due {
+			select {
+			case <-claimTick.C:
+				due = true
+			default:
+			}
+		}
+		if due {
+			claimed, more, err := c.reclaim(ctx, work, n)
 			if err != nil && ctx.Err() == nil {
 				c.logger.Warn("reclaim_failed", "err", err)
 			}
+			backlog = more && err == nil
 			n -= claimed
 			if n == 0 {
 				continue
 			}
-		default:
 		}
 		res, err := c.reader.XReadGroup(ctx, &redis.XReadGroupArgs{
 			Group:    c.cfg.Group,

@@ -27,9 +27,11 @@ return 1
 // reclaim runs one janitor pass with free slots held by the caller:
 // entries of the group idle longer than MinIdle are claimed into work when
 // delivered fewer than MaxDeliveries times (at most free of them), and moved
-// to the dlq otherwise. It returns how many slots it used.
-func (c *Consumer) reclaim(ctx context.Context, work chan<- Message, free int) (int, error) {
+// to the dlq otherwise. It returns how many slots it used and whether more
+// idle entries were waiting than it had slots for.
+func (c *Consumer) reclaim(ctx context.Context, work chan<- Message, free int) (int, bool, error) {
 	claimed := 0
+	waiting := 0
 	pending, err := c.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
 		Stream: c.key,
 		Group:  c.cfg.Group,
@@ -40,26 +42,28 @@ func (c *Consumer) reclaim(ctx context.Context, work chan<- Message, free int) (
 	}).Result()
 	if err != nil {
 		if errors.Is(err, redis.Nil) {
-			return 0, nil
+			return 0, false, nil
 		}
-		return 0, fmt.Errorf("list idle entries of %s: %w", c.cfg.Stream, err)
+		return 0, false, fmt.Errorf("list idle entries of %s: %w", c.cfg.Stream, err)
 	}
 	deliveries := map[string]int64{}
 	var claim []string
 	for _, p := range pending {
 		if p.RetryCount >= c.cfg.MaxDeliveries {
 			if err := c.deadLetter(ctx, p.ID, p.RetryCount); err != nil {
-				return 0, err
+				return 0, false, err
 			}
 			continue
 		}
+		waiting++
 		if len(claim) < free {
 			claim = append(claim, p.ID)
 			deliveries[p.ID] = p.RetryCount + 1
 		}
 	}
+	more := waiting > len(claim) || len(pending) == c.cfg.BatchSize
 	if len(claim) == 0 {
-		return 0, nil
+		return 0, more, nil
 	}
 	msgs, err := c.rdb.XClaim(ctx, &redis.XClaimArgs{
 		Stream:   c.key,
@@ -69,7 +73,7 @@ func (c *Consumer) reclaim(ctx context.Context, work chan<- Message, free int) (
 		Messages: claim,
 	}).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return 0, fmt.Errorf("claim %d idle entries of %s: %w", len(claim), c.cfg.Stream, err)
+		return 0, false, fmt.Errorf("claim %d idle entries of %s: %w", len(claim), c.cfg.Stream, err)
 	}
 	for _, x := range msgs {
 		c.dispatch(ctx, work, x, deliveries[x.ID])
@@ -79,7 +83,7 @@ func (c *Consumer) reclaim(ctx context.Context, work chan<- Message, free int) (
 		c.metrics.claimed.WithLabelValues(c.cfg.Stream, c.cfg.Group).Add(float64(claimed))
 		c.logger.Info("entries_reclaimed", "count", claimed)
 	}
-	return claimed, nil
+	return claimed, more, nil
 }
 
 // deadLetter moves entry id, seen with the given delivery count, to the dlq.

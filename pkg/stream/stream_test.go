@@ -351,3 +351,63 @@ func TestExtraEntryFieldsReachTheHandler(t *testing.T) {
 	assert.Equal(t, 2, m.Retries)
 	assert.Equal(t, map[string]string{"s": "1700000000000"}, m.Fields)
 }
+
+func TestASaturatedConsumerTakesADeadConsumersEntriesBeforeNewOnes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	key := f.ks.Key(stream.Results)
+	dead := f.publishN(t, stream.Results, 20)
+	require.NoError(t, stream.EnsureGroup(t.Context(), f.rdb, key, "log-writer", "0"))
+	_, err := f.rdb.XReadGroup(t.Context(), &redis.XReadGroupArgs{
+		Group: "log-writer", Consumer: "killed", Streams: []string{key, ">"}, Count: 20, Block: time.Second,
+	}).Result()
+	require.NoError(t, err)
+	fresh := f.publishN(t, stream.Results, 60)
+
+	// One slot, always busy: before the first janitor tick it reads new
+	// entries; from the tick on, every freed slot must go to the dead
+	// consumer's entries until none is left, not one per tick.
+	var mu sync.Mutex
+	var order []string
+	done := make(chan struct{})
+	c := f.consumer(t, stream.ConsumerConfig{
+		Stream: stream.Results, Group: "log-writer", Concurrency: 1,
+		MinIdle: 50 * time.Millisecond, ClaimInterval: 100 * time.Millisecond,
+	})
+	stop := run(t, c, stream.HandlerFunc(func(ctx context.Context, m stream.Message) error {
+		select {
+		case <-time.After(3 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, m.ID)
+		if len(order) == len(dead)+len(fresh) {
+			close(done)
+		}
+		return nil
+	}))
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("not every entry was handled")
+	}
+	require.NoError(t, stop())
+
+	isDead := map[string]bool{}
+	for _, id := range dead {
+		isDead[id] = true
+	}
+	first, last := -1, -1
+	for i, id := range order {
+		if isDead[id] {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	require.GreaterOrEqual(t, first, 0)
+	assert.Equal(t, len(dead)-1, last-first, "the dead consumer's entries are handled in one run (from %d to %d)", first, last)
+	assert.Zero(t, f.pendingCount(t, stream.Results, "log-writer"))
+}

@@ -214,7 +214,12 @@ func TestReconcileMapsARowAsTheAPIDoes(t *testing.T) {
 		"ssl": {"alertBeforeDays": 14}}`)
 	_, err := f.db.Pool.Exec(t.Context(),
 		`UPDATE monitors SET monitor_type = 'HTTP', failure_threshold = 3, success_threshold = 2,
-		 heartbeat_interval_seconds = 300, heartbeat_grace_seconds = 30, sealed_secrets = '\x0102' WHERE id = $1`, id)
+		 heartbeat_interval_seconds = 300, heartbeat_grace_seconds = 30, sealed_secrets = '\x0102',
+		 maintenance_until = '2026-12-24T18:00:00Z' WHERE id = $1`, id)
+	require.NoError(t, err)
+	_, err = f.db.Pool.Exec(t.Context(), `
+		INSERT INTO maintenance_windows (monitor_id, days_of_week, start_minute, duration_minutes, timezone, enabled)
+		VALUES ($1, '{0,6}', 120, 90, 'Europe/Madrid', true), ($1, '{1}', 0, 30, 'UTC', false)`, id)
 	require.NoError(t, err)
 
 	_, err = f.reconciler(schedule.ReconcilerConfig{}).Reconcile(t.Context())
@@ -243,6 +248,13 @@ func TestReconcileMapsARowAsTheAPIDoes(t *testing.T) {
 	assert.EqualValues(t, 4096, r.GetMaxResponseBytes())
 	assert.False(t, r.GetFollowRedirects())
 	assert.Equal(t, []byte{1, 2}, r.GetSealedSecrets())
+	assert.Equal(t, time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC), j.GetMaintenanceUntil().AsTime())
+	require.Len(t, j.GetMaintenanceWindows(), 1, "only enabled windows travel")
+	w := j.GetMaintenanceWindows()[0]
+	assert.Equal(t, []int32{0, 6}, w.GetDaysOfWeek())
+	assert.EqualValues(t, 120, w.GetStartMinute())
+	assert.EqualValues(t, 90, w.GetDurationMinutes())
+	assert.Equal(t, "Europe/Madrid", w.GetTimeZone())
 }
 
 // blockingSource holds a reconcile inside its first read until released.

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/servercheck/uptime/pkg/maintenance"
 	"github.com/servercheck/uptime/proto-events/gen/eventsv1"
 )
 
@@ -32,7 +33,10 @@ func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
 
 const monitorColumns = `id::text, user_id::text, name, url, frequency, is_active, monitor_type, config,
 	sealed_secrets, failure_threshold, success_threshold, heartbeat_interval_seconds,
-	heartbeat_grace_seconds, updated_at`
+	heartbeat_grace_seconds, updated_at, maintenance_until,
+	(SELECT coalesce(json_agg(json_build_object('daysOfWeek', w.days_of_week, 'startMinute', w.start_minute,
+	        'durationMinutes', w.duration_minutes, 'timezone', w.timezone) ORDER BY w.created_at, w.id), '[]')
+	 FROM maintenance_windows w WHERE w.monitor_id = monitors.id AND w.enabled)`
 
 // Two statements rather than "$1 IS NULL OR id > $1", which keeps a
 // generic plan from scanning the primary key from its start on every page.
@@ -59,11 +63,18 @@ func (p *Postgres) ActiveMonitors(ctx context.Context, after string, limit int) 
 	defer rows.Close()
 	specs := make([]*eventsv1.MonitorSpec, 0, limit)
 	for rows.Next() {
-		var m MonitorRow
+		var (
+			m       MonitorRow
+			windows []byte
+		)
 		if err := rows.Scan(&m.ID, &m.UserID, &m.Name, &m.URL, &m.Frequency, &m.IsActive, &m.MonitorType,
 			&m.Config, &m.SealedSecrets, &m.FailureThreshold, &m.SuccessThreshold,
-			&m.HeartbeatIntervalSeconds, &m.HeartbeatGraceSeconds, &m.UpdatedAt); err != nil {
+			&m.HeartbeatIntervalSeconds, &m.HeartbeatGraceSeconds, &m.UpdatedAt, &m.MaintenanceUntil,
+			&windows); err != nil {
 			return nil, fmt.Errorf("read active monitors after %q: %w", after, err)
+		}
+		if err := json.Unmarshal(windows, &m.MaintenanceWindows); err != nil {
+			return nil, fmt.Errorf("read maintenance windows of monitor %s: %w", m.ID, err)
 		}
 		spec, err := m.Spec()
 		if err != nil {
@@ -103,6 +114,10 @@ type MonitorRow struct {
 	HeartbeatIntervalSeconds *int32
 	HeartbeatGraceSeconds    *int32
 	UpdatedAt                time.Time
+	// MaintenanceUntil ends a one-off maintenance; nil means none.
+	MaintenanceUntil *time.Time
+	// MaintenanceWindows are the monitor's enabled recurring windows.
+	MaintenanceWindows []maintenance.Window
 }
 
 // SecretMask stands in monitors.config (and in API responses) for a header
@@ -157,6 +172,10 @@ func (m MonitorRow) Spec() (*eventsv1.MonitorSpec, error) {
 			SealedSecrets: m.SealedSecrets,
 		},
 		SslAlertBeforeDays: 30,
+		MaintenanceWindows: maintenance.ToProto(m.MaintenanceWindows),
+	}
+	if m.MaintenanceUntil != nil {
+		spec.MaintenanceUntil = timestamppb.New(*m.MaintenanceUntil)
 	}
 	if m.HeartbeatIntervalSeconds != nil {
 		spec.HeartbeatIntervalSeconds = *m.HeartbeatIntervalSeconds

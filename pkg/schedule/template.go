@@ -42,6 +42,8 @@ func Job(spec *eventsv1.MonitorSpec) (*eventsv1.CheckRequested, error) {
 		SslAlertBeforeDays:       spec.GetSslAlertBeforeDays(),
 		HeartbeatIntervalSeconds: spec.GetHeartbeatIntervalSeconds(),
 		HeartbeatGraceSeconds:    spec.GetHeartbeatGraceSeconds(),
+		MaintenanceUntil:         spec.GetMaintenanceUntil(),
+		MaintenanceWindows:       spec.GetMaintenanceWindows(),
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -40,9 +41,17 @@ type Config struct {
 	RateLimitBurst     int     `env:"RATE_LIMIT_BURST" default:"120"`
 	// SSRFAllowlist lists CIDRs monitors may target although private.
 	SSRFAllowlist string `env:"SSRF_ALLOWLIST"`
+	// TrustedProxies are the CIDRs (or IPs) of the proxies whose
+	// X-Forwarded-For gives the client address (the Ingress controller);
+	// empty trusts none, so a client cannot pick its own rate-limit key.
+	TrustedProxies []string `env:"TRUSTED_PROXIES"`
 	// RawLogRetentionDays is how long raw ping logs are kept; longer
 	// health windows come from hourly rollups.
 	RawLogRetentionDays int `env:"RAW_LOG_RETENTION_DAYS" default:"30"`
+	// PublicURL is the api's base URL as monitored systems reach it; the
+	// heartbeat URL shown when a HEARTBEAT monitor is created starts with
+	// it. Empty: the scheme and host of that create request.
+	PublicURL string `env:"PUBLIC_API_URL"`
 
 	// Secrets seals monitors' header values and body (MONITOR_SECRETS_KEY,
 	// required in production; the checker holds the same keys).
@@ -93,8 +102,21 @@ func (c Config) Validate() error {
 	if c.RateLimitBurst < 1 {
 		errs = append(errs, errors.New("RATE_LIMIT_BURST: must be at least 1"))
 	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %q is neither an IP nor a CIDR", p))
+			}
+		}
+	}
 	if _, err := netguard.ParseAllowlist(c.SSRFAllowlist); err != nil {
 		errs = append(errs, fmt.Errorf("SSRF_ALLOWLIST: %w", err))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+			u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("PUBLIC_API_URL: %q must be an http(s) URL such as https://api.example.com", c.PublicURL))
+		}
 	}
 	if c.RawLogRetentionDays < 1 || c.RawLogRetentionDays > 3650 {
 		errs = append(errs, fmt.Errorf("RAW_LOG_RETENTION_DAYS: must be 1..3650, got %d", c.RawLogRetentionDays))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/servercheck/uptime/pkg/config"
 	"github.com/servercheck/uptime/pkg/deadletter"
+	"github.com/servercheck/uptime/pkg/heartbeat"
 	"github.com/servercheck/uptime/pkg/httpserver"
 	"github.com/servercheck/uptime/pkg/lifecycle"
 	"github.com/servercheck/uptime/pkg/logging"
@@ -110,6 +111,9 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		CORSOrigins: cfg.corsOrigins(),
 		AdminEmails: lower(cfg.AdminEmails),
 		RateLimit:   httpapi.RateLimitConfig{PerSecond: cfg.RateLimitPerSecond, Burst: cfg.RateLimitBurst},
+		PublicURL:   cfg.PublicURL,
+		// nil (not empty) when unset: gin trusts no proxy then.
+		TrustedProxies: cfg.TrustedProxies,
 	}, httpapi.Deps{
 		Users:       store.NewUsers(db),
 		Monitors:    store.NewMonitors(db),
@@ -128,6 +132,7 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		DevJWKS:     devJWKS,
 		Live:        hub,
 		Secrets:     secrets,
+		Heartbeats:  heartbeat.New(rdb, ks),
 		Queue:       ops.NewQueue(sched, schedule.NewReconciler(sched, schedule.NewPostgres(db.Pool), schedule.ReconcilerConfig{})),
 	})
 	srv, err := httpserver.New(net.JoinHostPort("", strconv.Itoa(cfg.Port)), api.Handler(), health, logger, httpserver.Options{

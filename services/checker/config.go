@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -39,6 +41,9 @@ type Config struct {
 	BreakerDelay      time.Duration `env:"CHECK_BREAKER_DELAY_MS" default:"30000" unit:"ms"`
 	MaxRedirects      int           `env:"CHECK_MAX_REDIRECTS" default:"5"`
 	SSRFAllowlist     string        `env:"SSRF_ALLOWLIST"`
+	// ExtraCAFile is a PEM file of root certificates trusted besides the
+	// system's (a private CA); empty: the system roots only.
+	ExtraCAFile string `env:"CHECK_EXTRA_CA_FILE"`
 	// Secrets opens the jobs' sealed headers and body: the api's keys.
 	Secrets secretbox.Config
 
@@ -74,10 +79,33 @@ func (c Config) Validate() error {
 	if _, err := netguard.ParseAllowlist(c.SSRFAllowlist); err != nil {
 		errs = append(errs, fmt.Errorf("SSRF_ALLOWLIST: %w", err))
 	}
+	if _, err := rootCAs(c.ExtraCAFile); err != nil {
+		errs = append(errs, fmt.Errorf("CHECK_EXTRA_CA_FILE: %w", err))
+	}
 	if c.AttemptTimeout > 30*time.Second {
 		errs = append(errs, errors.New("CHECK_TIMEOUT_MS: must be at most 30000"))
 	}
 	return errors.Join(errs...)
+}
+
+// rootCAs returns the system roots plus the certificates of the PEM file
+// at path, or nil (the system roots) when path is empty.
+func rootCAs(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pemCerts, err := os.ReadFile(path) //nolint:gosec // the operator's own file
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		return nil, fmt.Errorf("system roots: %w", err)
+	}
+	if !pool.AppendCertsFromPEM(pemCerts) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 func atLeast(name string, v, lo int) error {

@@ -59,6 +59,10 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 	if err != nil {
 		return fmt.Errorf("SSRF_ALLOWLIST: %w", err)
 	}
+	roots, err := rootCAs(cfg.ExtraCAFile)
+	if err != nil {
+		return fmt.Errorf("CHECK_EXTRA_CA_FILE: %w", err)
+	}
 	instance := "checker/" + stream.UniqueName()
 	reg := httpserver.NewRegistry()
 	ks := stream.NewKeyspace(cfg.Redis.KeyPrefix)
@@ -68,18 +72,23 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		ConnectTimeout: cfg.ConnectTimeout, AttemptTimeout: cfg.AttemptTimeout, MaxRetries: cfg.MaxRetries,
 		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, BreakerFailures: cfg.BreakerFailures,
 		BreakerDelay: cfg.BreakerDelay, MaxRedirects: cfg.MaxRedirects, UserAgent: "ServerCheck/1.0",
+		RootCAs: roots,
 	}, netguard.New(allow), reg, logger)
 	defer prober.CloseIdleConnections()
 	w := worker.New(prober, status.NewTracker(rdb, ks), rdb, pub, secrets, instance, logger)
 	codec := deadletter.Codec{Producer: instance}
+	streamMetrics := stream.NewMetrics(reg)
 	jobs, err := stream.NewConsumer(stream.ConsumerConfig{
 		Stream: stream.Jobs, Group: worker.Group, Concurrency: cfg.Concurrency,
 		MinIdle: cfg.JobMinIdle, ManualAck: true,
 		DrainTimeout: cfg.Lifecycle.ShutdownTimeout * 4 / 5,
-	}, reader, rdb, pub, codec.Encode, stream.NewMetrics(reg), logger)
+	}, reader, rdb, pub, codec.Encode, streamMetrics, logger)
 	if err != nil {
 		return err
 	}
+	// Lag and pending of the jobs stream from the checkers themselves: what
+	// an autoscaler or an alert on checker lag reads.
+	observer := stream.NewObserver(rdb, ks, streamMetrics, 15*time.Second, logger, stream.Jobs, stream.Results, stream.Events)
 	stats := livestats.NewPublisher(rdb, ks.Key("stats:checker"), instance, 5*time.Second,
 		func() any { return prober.Stats() }, logger)
 
@@ -103,5 +112,6 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 			return jobs.Run(ctx, w)
 		})},
 		lifecycle.Named{Name: "stats", Component: stats},
+		lifecycle.Named{Name: "stream_observer", Component: observer},
 	)
 }

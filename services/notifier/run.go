@@ -61,13 +61,17 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 	pub := stream.NewPublisher(rdb, ks, stream.DefaultMaxLen())
 	instance := stream.UniqueName()
 	codec := deadletter.Codec{Producer: "notifier/" + instance}
+	streamMetrics := stream.NewMetrics(reg)
 	consumer, err := stream.NewConsumer(stream.ConsumerConfig{
 		Stream: stream.Events, Group: "notifier", Name: instance,
 		Concurrency: cfg.Concurrency, MinIdle: cfg.MinIdle, DrainTimeout: cfg.DrainTimeout,
-	}, reader, rdb, pub, codec.Encode, stream.NewMetrics(reg), logger)
+	}, reader, rdb, pub, codec.Encode, streamMetrics, logger)
 	if err != nil {
 		return err
 	}
+	// Length, lag and pending of the streams this service reads and feeds,
+	// so that a dashboard needs no other service to see the notifier's.
+	observer := stream.NewObserver(rdb, ks, streamMetrics, 15*time.Second, logger, stream.Events, stream.DLQ)
 	handler := notify.New(notify.Config{Owner: instance, ClaimTTL: cfg.ClaimTTL},
 		notify.NewStore(db.Pool), mailer, reg, logger)
 
@@ -90,6 +94,7 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		lifecycle.Named{Name: "events_consumer", Component: lifecycle.ComponentFunc(func(ctx context.Context) error {
 			return consumer.Run(ctx, handler)
 		})},
+		lifecycle.Named{Name: "stream_observer", Component: observer},
 	)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/servercheck/uptime/pkg/deadletter"
+	"github.com/servercheck/uptime/pkg/heartbeat"
 	"github.com/servercheck/uptime/pkg/httpserver"
 	"github.com/servercheck/uptime/pkg/netguard"
 	"github.com/servercheck/uptime/pkg/postgres"
@@ -150,6 +151,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		Logger:      testenv.Logger(t),
 		Now:         time.Now,
 		Secrets:     h.secrets,
+		Heartbeats:  heartbeat.New(rdb, ks),
 	})
 	h.srv = httptest.NewServer(api.Handler())
 	t.Cleanup(h.srv.Close)

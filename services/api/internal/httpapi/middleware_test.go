@@ -244,3 +244,19 @@ func TestUnknownQueryParametersAreNamedOnEveryRoute(t *testing.T) {
 	assert.Zero(t, h.count(`SELECT count(*) FROM users WHERE email = 'fresh@example.com'`), "no refused request created a user")
 	assert.Equal(t, 1, h.count(`SELECT count(*) FROM users WHERE id = $1 AND role = 'USER'`, bystanderID), "no refused request changed a user")
 }
+
+func TestAForgedForwardedForDoesNotDodgeTheRateLimit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withRateLimit(1, 3))
+	limited := false
+	for i := range 10 {
+		// Each request claims another client; no proxy is trusted, so the
+		// limit keys on the peer address and still bites.
+		r := h.request(http.MethodGet, "/api/v1/uptime", "", nil, "X-Forwarded-For", "203.0.113."+strconv.Itoa(i+1))
+		if r.code == http.StatusTooManyRequests {
+			limited = true
+			break
+		}
+	}
+	assert.True(t, limited, "X-Forwarded-For from an untrusted peer is ignored")
+}

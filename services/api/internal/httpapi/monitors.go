@@ -13,11 +13,18 @@ import (
 )
 
 // monitorView is a monitor as the api shows it: secrets masked, status
-// never null.
+// never null, and MAINTENANCE while a maintenance is on (checks still run;
+// the stored status is the one from before the maintenance).
 func monitorView(m store.Monitor) store.Monitor {
 	m.Config = maskConfig(m.Config)
 	if m.Status == "" {
 		m.Status = store.StatusPending
+	}
+	if m.InMaintenance(time.Now()) {
+		m.Status = store.StatusMaintenance
+	}
+	if m.MaintenanceWindows == nil {
+		m.MaintenanceWindows = []store.MaintenanceWindow{}
 	}
 	return m
 }
@@ -25,13 +32,15 @@ func monitorView(m store.Monitor) store.Monitor {
 var monitorTypes = []string{store.TypeHTTP, store.TypeSSL, store.TypeHeartbeat}
 
 // monitorFields reads the fields shared by create and update into column
-// values; create additionally requires name, url and frequency.
+// values; create additionally requires name, url and frequency (a
+// HEARTBEAT monitor: see heartbeatCreateFields).
 func (a *API) monitorFields(c *gin.Context, b *body, creating bool) map[string]any {
 	fields := map[string]any{}
+	heartbeat := creating && isHeartbeat(b)
 	if s := b.str("name", creating, 200); s != nil {
 		fields["name"] = *s
 	}
-	if n := b.integer("frequency", creating, 60, 86400); n != nil {
+	if n := b.integer("frequency", creating && !heartbeat, 60, 86400); n != nil {
 		fields["frequency"] = *n
 	}
 	if v := b.boolean("isActive"); v != nil {
@@ -58,7 +67,10 @@ func (a *API) monitorFields(c *gin.Context, b *body, creating bool) map[string]a
 	if n := b.integer("successThreshold", false, 1, 10); n != nil {
 		fields["success_threshold"] = *n
 	}
-	if creating {
+	maintenanceFields(b, fields)
+	if heartbeat {
+		heartbeatCreateFields(b, fields)
+	} else if creating {
 		if s := b.str("url", true, 2048); s != nil {
 			if _, err := a.d.Guard.CheckURL(c.Request.Context(), *s, a.d.Resolver); err != nil {
 				b.fail("url: %s", err.Error())
@@ -72,7 +84,8 @@ func (a *API) monitorFields(c *gin.Context, b *body, creating bool) map[string]a
 
 // monitorBodyFields lists create's fields; update takes all but url.
 var monitorBodyFields = []string{"url", "name", "frequency", "isActive", "monitorType", "config",
-	"heartbeatIntervalSeconds", "heartbeatGraceSeconds", "failureThreshold", "successThreshold"}
+	"heartbeatIntervalSeconds", "heartbeatGraceSeconds", "failureThreshold", "successThreshold",
+	"maintenanceUntil", "maintenanceWindows"}
 
 func (a *API) createMonitor(c *gin.Context) {
 	b, err := readBody(c, monitorBodyFields...)
@@ -98,6 +111,15 @@ func (a *API) createMonitor(c *gin.Context) {
 		Config:    json.RawMessage(`{}`),
 	}
 	applyFields(&m, fields)
+	var secret string
+	if m.MonitorType == store.TypeHeartbeat {
+		var hash string
+		if secret, hash, err = newHeartbeatSecret(); err != nil {
+			a.fail(c, err)
+			return
+		}
+		m.HeartbeatSecretHash = &hash
+	}
 	// The scheduler keeps next_check current from its first slot on.
 	next := a.d.Now().Add(time.Duration(m.Frequency) * time.Second)
 	m.NextCheck = &next
@@ -106,7 +128,16 @@ func (a *API) createMonitor(c *gin.Context) {
 		return
 	}
 	a.publish(c, eventsv1.ChangeKind_CHANGE_KIND_CREATED, m)
-	c.JSON(http.StatusCreated, monitorView(m))
+	if secret == "" {
+		c.JSON(http.StatusCreated, monitorView(m))
+		return
+	}
+	out, err := a.withHeartbeatSecret(c, monitorView(m), secret)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, out)
 }
 
 // applyFields copies optional create fields onto m.
@@ -134,6 +165,12 @@ func applyFields(m *store.Monitor, fields map[string]any) {
 	}
 	if v, ok := fields["success_threshold"].(int); ok {
 		m.SuccessThreshold = v
+	}
+	if v, ok := fields["maintenance_until"].(time.Time); ok {
+		m.MaintenanceUntil = &v
+	}
+	if v, ok := fields[store.WindowsField].([]store.MaintenanceWindow); ok {
+		m.MaintenanceWindows = v
 	}
 	if m.MonitorType == "" {
 		m.MonitorType = store.TypeHTTP
@@ -232,6 +269,7 @@ func (a *API) updateMonitor(c *gin.Context) {
 		return
 	}
 	fields := a.monitorFields(c, b, false)
+	heartbeatUpdateFields(b, fields, m)
 	if err := b.err(); err != nil {
 		a.fail(c, err)
 		return

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -42,6 +43,13 @@ type Config struct {
 	CORSOrigins []string
 	AdminEmails []string
 	RateLimit   RateLimitConfig
+	// TrustedProxies may set X-Forwarded-For (the client address used for
+	// rate limits and logs); none by default.
+	TrustedProxies []string
+	// PublicURL is the api's base URL as monitored systems reach it
+	// (PUBLIC_API_URL); heartbeat URLs start with it. Empty: the scheme
+	// and host of the request that creates the monitor.
+	PublicURL string
 }
 
 // Deps are the api's collaborators, wired in run.go.
@@ -70,6 +78,8 @@ type Deps struct {
 	// Secrets seals monitors' header values and body before they are
 	// stored, and opens them when an update keeps a masked value.
 	Secrets *secretbox.Box
+	// Heartbeats records HEARTBEAT monitors' pings for the checker.
+	Heartbeats HeartbeatRecorder
 }
 
 // API holds the handlers.
@@ -78,6 +88,8 @@ type API struct {
 	d       Deps
 	log     *slog.Logger
 	limiter *limiter
+	// pings limits heartbeat pings per secret.
+	pings   *limiter
 	metrics httpMetrics
 	// stopping closes when Run ends, ending every event stream so that
 	// HTTP shutdown does not wait for them.
@@ -90,6 +102,7 @@ func New(cfg Config, d Deps) *API {
 	return &API{
 		cfg: cfg, d: d, log: d.Logger.With("component", "http_api"),
 		limiter:  newLimiter(cfg.RateLimit, d.Now),
+		pings:    newLimiter(heartbeatRateLimit, d.Now),
 		metrics:  newHTTPMetrics(d.Registry),
 		stopping: make(chan struct{}),
 	}
@@ -98,7 +111,10 @@ func New(cfg Config, d Deps) *API {
 // Run sweeps idle rate-limit buckets until ctx ends, then ends every live
 // event stream. It is a lifecycle component.
 func (a *API) Run(ctx context.Context) error {
+	var sweeps sync.WaitGroup
+	sweeps.Go(func() { _ = a.pings.Run(ctx) })
 	err := a.limiter.Run(ctx)
+	sweeps.Wait()
 	close(a.stopping)
 	return err
 }
@@ -126,6 +142,12 @@ func (a *API) Handler() http.Handler { return a.engine() }
 func (a *API) engine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	// gin trusts every peer's X-Forwarded-For unless told otherwise; the
+	// addresses were validated with the configuration.
+	if err := r.SetTrustedProxies(a.cfg.TrustedProxies); err != nil {
+		a.log.Error("trusted_proxies_rejected", "err", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.HandleMethodNotAllowed = false
 	r.ContextWithFallback = true
 	r.Use(requestID(), observe(a.log, a.metrics), recovery(a.log), securityHeaders(a.cfg.Production), cors(a.cfg.CORSOrigins))
@@ -144,6 +166,11 @@ func (a *API) engine() *gin.Engine {
 	r.NoRoute(func(c *gin.Context) {
 		respondError(c, a.log, errStatus(http.StatusNotFound, "Cannot "+c.Request.Method+" "+c.Request.URL.Path))
 	})
+
+	// Public: the secret in the path is the credential.
+	pings := r.Group("/api/v1"+heartbeatPath, a.limiter.middleware(a.log))
+	pings.POST(":secret", a.receiveHeartbeat)
+	pings.GET(":secret", a.receiveHeartbeat)
 
 	v1 := r.Group("/api/v1", a.limiter.middleware(a.log), authenticate(a.d.Verifier, a.d.Users, a.cfg.AdminEmails, a.log))
 	admin := requireRole(a.log, store.RoleAdmin)
@@ -166,6 +193,7 @@ func (a *API) engine() *gin.Engine {
 	v1.GET("/uptime/:id", none, a.getMonitor)
 	v1.PATCH("/uptime/:id", write, a.updateMonitor)
 	v1.DELETE("/uptime/:id", write, none, a.deleteMonitor)
+	v1.POST("/uptime/:id/heartbeat-secret", write, none, a.rotateHeartbeatSecret)
 
 	v1.GET("/events", none, a.events)
 

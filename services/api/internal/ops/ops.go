@@ -81,6 +81,12 @@ func Spec(m store.Monitor) (*eventsv1.MonitorSpec, error) {
 		SuccessThreshold: int32(m.SuccessThreshold), //nolint:gosec // 1..10 by a CHECK constraint
 		UpdatedAt:        m.UpdatedAt,
 	}
+	row.MaintenanceUntil = m.MaintenanceUntil
+	for _, w := range m.MaintenanceWindows {
+		if w.Enabled {
+			row.MaintenanceWindows = append(row.MaintenanceWindows, w.Window)
+		}
+	}
 	if v := m.HeartbeatIntervalSeconds; v != nil {
 		n := int32(*v) //nolint:gosec // bounded by validation
 		row.HeartbeatIntervalSeconds = &n

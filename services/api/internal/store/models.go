@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/servercheck/uptime/pkg/maintenance"
 )
 
 // Roles of a user.
@@ -71,16 +73,38 @@ type Monitor struct {
 	HeartbeatGraceSeconds    *int            `gorm:"column:heartbeat_grace_seconds" json:"heartbeatGraceSeconds"`
 	HeartbeatLastReceivedAt  *time.Time      `gorm:"column:heartbeat_last_received_at" json:"heartbeatLastReceivedAt"`
 	MaintenanceUntil         *time.Time      `gorm:"column:maintenance_until" json:"maintenanceUntil"`
-	SSLCertificateExpiresAt  *time.Time      `gorm:"column:ssl_certificate_expires_at" json:"sslCertificateExpiresAt"`
-	LastError                *string         `gorm:"column:last_error" json:"lastError"`
-	NextCheck                *time.Time      `gorm:"column:next_check" json:"nextCheck"`
-	LastCheck                *time.Time      `gorm:"column:last_check" json:"lastCheck"`
-	CreatedAt                time.Time       `gorm:"column:created_at;autoCreateTime:false;default:now()" json:"createdAt"`
-	UpdatedAt                time.Time       `gorm:"column:updated_at;autoUpdateTime:false;default:now()" json:"updatedAt"`
+	// MaintenanceWindows live in their own table; the store loads and
+	// saves them with the monitor.
+	MaintenanceWindows      []MaintenanceWindow `gorm:"-" json:"maintenanceWindows"`
+	SSLCertificateExpiresAt *time.Time          `gorm:"column:ssl_certificate_expires_at" json:"sslCertificateExpiresAt"`
+	LastError               *string             `gorm:"column:last_error" json:"lastError"`
+	LastWarning             *string             `gorm:"column:last_warning" json:"warning"`
+	NextCheck               *time.Time          `gorm:"column:next_check" json:"nextCheck"`
+	LastCheck               *time.Time          `gorm:"column:last_check" json:"lastCheck"`
+	CreatedAt               time.Time           `gorm:"column:created_at;autoCreateTime:false;default:now()" json:"createdAt"`
+	UpdatedAt               time.Time           `gorm:"column:updated_at;autoUpdateTime:false;default:now()" json:"updatedAt"`
 }
 
 // TableName implements gorm's Tabler.
 func (Monitor) TableName() string { return "monitors" }
+
+// MaintenanceWindow is a weekly recurring maintenance window of a monitor.
+type MaintenanceWindow struct {
+	maintenance.Window
+	Enabled bool `json:"enabled"`
+}
+
+// InMaintenance tells whether m is in maintenance at now: before its
+// one-off end or inside one of its enabled windows.
+func (m Monitor) InMaintenance(now time.Time) bool {
+	var windows []maintenance.Window
+	for _, w := range m.MaintenanceWindows {
+		if w.Enabled {
+			windows = append(windows, w.Window)
+		}
+	}
+	return maintenance.Active(now, m.MaintenanceUntil, windows)
+}
 
 // PingLog is one check result as the API shows it.
 type PingLog struct {
@@ -98,6 +122,9 @@ type PingLog struct {
 	// UpdatedAt is kept for the old contract: ping logs never change, so it
 	// equals CreatedAt.
 	UpdatedAt time.Time `gorm:"-" json:"updatedAt"`
+	// CertificateExpiresAt is the server certificate's expiry seen by the
+	// check (SSL monitors and HTTP over TLS); null otherwise.
+	CertificateExpiresAt *time.Time `gorm:"column:certificate_expires_at" json:"certificateExpiresAt"`
 }
 
 // AfterFind implements gorm's hook: it fills UpdatedAt.

@@ -1,8 +1,9 @@
-// Package probe runs one HTTP check of a monitor: per-domain connection
-// pools, per-attempt timeouts, retries with exponential backoff on transport
-// errors, a per-domain circuit breaker, status/text/JSON assertions and
-// timings. It knows nothing of Redis or streams; the worker feeds it
-// requests and publishes its results.
+// Package probe runs one check of a monitor. HTTP (Check): per-domain
+// connection pools, per-attempt timeouts, retries with exponential backoff
+// on transport errors, a per-domain circuit breaker, status/text/JSON
+// assertions and timings. SSL (CheckSSL, ssl.go): a verified TLS handshake
+// and the certificate's expiry. It knows nothing of Redis or streams; the
+// worker feeds it requests and publishes its results.
 //
 // Every connection is dialed through a netguard.Guard, so the SSRF check
 // runs at dial time for the first request, every redirect hop and every
@@ -160,6 +161,10 @@ type Request struct {
 	// starts unless its backoff and a full attempt fit before it, and the
 	// last attempt is cut at it.
 	Deadline time.Time
+	// AlertBeforeDays is the certificate alert period of a check over
+	// TLS: a passing check whose certificate expires within it carries a
+	// warning. Zero means DefaultAlertBeforeDays.
+	AlertBeforeDays int
 }
 
 // Result is the outcome of one check.
@@ -185,6 +190,12 @@ type Result struct {
 	CertificateExpiresAt *time.Time
 	// BreakerOpen marks a check refused by the domain's open circuit breaker.
 	BreakerOpen bool
+	// Warning is a concern that does not fail the check, e.g. "Certificate
+	// expires in 9 days"; empty when none.
+	Warning string
+	// CertificateExpiring tells that Warning is about the certificate: the
+	// check passed and CertificateExpiresAt is within the alert period.
+	CertificateExpiring bool
 }
 
 // Prober runs checks. It is safe for concurrent use.
@@ -367,6 +378,9 @@ func (p *Prober) run(ctx context.Context, target *url.URL, req Request, start ti
 		} else {
 			res.Success = true
 		}
+	}
+	if res.Success && res.CertificateExpiresAt != nil {
+		res.Warning, res.CertificateExpiring = certificateWarning(*res.CertificateExpiresAt, time.Now(), req.AlertBeforeDays)
 	}
 	res.Total = time.Since(start)
 	return res, kind

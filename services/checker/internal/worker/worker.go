@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/servercheck/uptime/pkg/maintenance"
 	"github.com/servercheck/uptime/pkg/secretbox"
 	"github.com/servercheck/uptime/pkg/stream"
 	"github.com/servercheck/uptime/proto-events/events"
@@ -36,6 +37,7 @@ const SecretsError = "Monitor secrets cannot be decrypted"
 // Prober runs one check.
 type Prober interface {
 	Check(ctx context.Context, req probe.Request) probe.Result
+	CheckSSL(ctx context.Context, req probe.SSLRequest) probe.Result
 }
 
 // Worker handles jobs.
@@ -110,6 +112,7 @@ func (w *Worker) probeRequest(j Job) (probe.Request, error) {
 		Timeout:         time.Duration(j.Req.GetTimeoutMs()) * time.Millisecond,
 		Deadline:        j.Deadline,
 		FollowRedirects: true,
+		AlertBeforeDays: int(j.Req.GetSslAlertBeforeDays()),
 	}
 	if r == nil {
 		return pr, nil
@@ -170,14 +173,30 @@ var statuses = map[string]eventsv1.MonitorStatus{
 // published (a job handled twice emits it once), ack the job and release
 // the monitor's in-flight lease if it is still this job's.
 //
+// It also keeps the certificate alert (ssl.go): field certalert of the
+// state hash marks that the current crossing into the alert period was
+// published. "set" appends the CertificateExpiring event only when the mark
+// is absent, "clear" removes it (renewed out of the period); a result older
+// than the slot last applied does neither.
+//
 // KEYS: 1 results, 2 events, 3 jobs, 4 in-flight set, 5 monitor state.
 // ARGV: 1 result body, 2 event body or "", 3 group, 4 job entry id,
-// 5 monitor id, 6 slot ms, 7 results MAXLEN, 8 events MAXLEN, 9 lease ms.
+// 5 monitor id, 6 slot ms, 7 results MAXLEN, 8 events MAXLEN, 9 lease ms,
+// 10 certificate event body or "", 11 certificate action set|clear|"",
+// 12 certificate mark.
 var publishScript = redis.NewScript(`
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[7], '*', 'd', ARGV[1])
 if ARGV[2] ~= '' and redis.call('HGET', KEYS[5], 'emitted') ~= ARGV[6] then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', 'd', ARGV[2])
   redis.call('HSET', KEYS[5], 'emitted', ARGV[6])
+end
+if ARGV[11] ~= '' and tonumber(ARGV[6]) >= tonumber(redis.call('HGET', KEYS[5], 'slot') or '-1') then
+  if ARGV[11] == 'clear' then
+    redis.call('HDEL', KEYS[5], 'certalert')
+  elseif not redis.call('HGET', KEYS[5], 'certalert') then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', 'd', ARGV[10])
+    redis.call('HSET', KEYS[5], 'certalert', ARGV[12])
+  end
 end
 redis.call('XACK', KEYS[3], ARGV[3], ARGV[4])
 local lease = redis.call('ZSCORE', KEYS[4], ARGV[5])
@@ -195,15 +214,22 @@ func (w *Worker) Handle(ctx context.Context, msg stream.Message) error {
 		return err
 	}
 	started := w.now()
+	// One check function per monitor type; each returns a result (a
+	// failed check is a result, not an error), so that every type goes
+	// through the same status, publish and incident path. Only a failure
+	// of our own infrastructure (Redis) is an error: the job stays pending.
 	var res probe.Result
-	if req, err := w.probeRequest(job); err != nil {
-		// A failed result, not an error: redelivery would fail the same
-		// way. The error names key ids, never a secret.
-		w.logger.WarnContext(ctx, "monitor_secrets_not_opened", "monitor_id", job.Req.GetMonitorId(),
-			"job_id", job.Req.GetJobId(), "err", err)
-		res = probe.Result{Error: SecretsError}
-	} else {
-		res = w.prober.Check(ctx, req)
+	switch job.Req.GetType() {
+	case eventsv1.MonitorType_MONITOR_TYPE_HEARTBEAT:
+		// Only a Redis failure is an error: the job stays pending.
+		var err error
+		if res, err = w.checkHeartbeat(ctx, job); err != nil {
+			return err
+		}
+	case eventsv1.MonitorType_MONITOR_TYPE_SSL:
+		res = w.checkSSL(ctx, job)
+	default:
+		res = w.checkHTTP(ctx, job)
 	}
 	finished := w.now()
 	if ctx.Err() != nil {
@@ -211,12 +237,39 @@ func (w *Worker) Handle(ctx context.Context, msg stream.Message) error {
 		// replica rather than record a false failure.
 		return fmt.Errorf("check %s interrupted: %w", job.Req.GetJobId(), ctx.Err())
 	}
-	out, err := w.tracker.Apply(ctx, job.Req.GetMonitorId(), job.Slot.UnixMilli(), res.Success,
-		int(job.Req.GetFailureThreshold()), int(job.Req.GetSuccessThreshold()))
+	out, err := w.tracker.Apply(ctx, job.Req.GetMonitorId(), job.Slot.UnixMilli(), status.Result{
+		Success: res.Success, Maintenance: inMaintenance(job),
+		FailureThreshold: int(job.Req.GetFailureThreshold()), SuccessThreshold: int(job.Req.GetSuccessThreshold()),
+	})
 	if err != nil {
 		return err
 	}
 	return w.publish(ctx, msg.ID, job, res, out, started, finished)
+}
+
+// inMaintenance tells whether the job's slot falls in its monitor's
+// maintenance: the check runs and is stored, but changes no status (so no
+// incident and no email).
+func inMaintenance(job Job) bool {
+	var until *time.Time
+	if u := job.Req.GetMaintenanceUntil(); u != nil {
+		t := u.AsTime()
+		until = &t
+	}
+	return maintenance.Active(job.Slot, until, maintenance.FromProto(job.Req.GetMaintenanceWindows()))
+}
+
+// checkHTTP sends the monitor's request and checks its response.
+func (w *Worker) checkHTTP(ctx context.Context, job Job) probe.Result {
+	req, err := w.probeRequest(job)
+	if err != nil {
+		// A failed result, not an error: redelivery would fail the same
+		// way. The error names key ids, never a secret.
+		w.logger.WarnContext(ctx, "monitor_secrets_not_opened", "monitor_id", job.Req.GetMonitorId(),
+			"job_id", job.Req.GetJobId(), "err", err)
+		return probe.Result{Error: SecretsError}
+	}
+	return w.prober.Check(ctx, req)
 }
 
 func (w *Worker) publish(ctx context.Context, entryID string, job Job, res probe.Result, out status.Outcome, started, finished time.Time) error {
@@ -229,11 +282,13 @@ func (w *Worker) publish(ctx context.Context, entryID string, job Job, res probe
 		Success:          res.Success,
 		StatusCode:       int32(res.StatusCode), //nolint:gosec // HTTP status codes fit
 		Error:            res.Error,
+		Warning:          res.Warning,
 		Attempts:         int32(res.Attempts), //nolint:gosec // a handful of attempts
 		ConnectionReused: res.ConnectionReused,
 		PreviousStatus:   statuses[out.Previous],
 		NewStatus:        statuses[out.New],
 		StatusChanged:    out.Changed,
+		Maintenance:      inMaintenance(job),
 		Checker:          w.instance,
 		Timings: &eventsv1.Timings{
 			DnsUs: res.DNS.Microseconds(), ConnectUs: res.Connect.Microseconds(), TlsUs: res.TLS.Microseconds(),
@@ -258,11 +313,16 @@ func (w *Worker) publish(ctx context.Context, entryID string, job Job, res probe
 			return err
 		}
 	}
+	certBody, certAction, certMark, err := w.certAlert(job, res, finished)
+	if err != nil {
+		return err
+	}
 	resultArgs, eventArgs := w.pub.AddArgs(stream.Results, nil), w.pub.AddArgs(stream.Events, nil)
 	err = publishScript.Run(ctx, w.rdb,
 		[]string{resultArgs.Stream, eventArgs.Stream, w.ks.Key(stream.Jobs), w.ks.Key("sched:inflight"), w.tracker.Key(job.Req.GetMonitorId())},
 		resultBody, eventBody, Group, entryID, job.Req.GetMonitorId(), job.Slot.UnixMilli(),
 		resultArgs.MaxLen, eventArgs.MaxLen, job.Deadline.UnixMilli(),
+		certBody, certAction, certMark,
 	).Err()
 	if errors.Is(err, redis.Nil) {
 		err = nil

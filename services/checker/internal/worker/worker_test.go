@@ -103,10 +103,18 @@ func (f fixture) job(t *testing.T, monitorID, url string, slot time.Time) stream
 // jobWith is job with the given request.
 func (f fixture) jobWith(t *testing.T, monitorID, url string, slot time.Time, req *eventsv1.HTTPRequest) stream.Message {
 	t.Helper()
-	env, err := events.New("test", &eventsv1.CheckRequested{
+	return f.jobOf(t, &eventsv1.CheckRequested{
 		MonitorId: monitorID, Url: url, Type: eventsv1.MonitorType_MONITOR_TYPE_HTTP, TimeoutMs: 2000,
 		FailureThreshold: 1, SuccessThreshold: 1, Request: req,
-	})
+	}, slot)
+}
+
+// jobOf publishes the job template job for its slot and reads it back as
+// the checker group.
+func (f fixture) jobOf(t *testing.T, job *eventsv1.CheckRequested, slot time.Time) stream.Message {
+	t.Helper()
+	monitorID := job.GetMonitorId()
+	env, err := events.New("test", job)
 	require.NoError(t, err)
 	tpl, err := events.Marshal(env)
 	require.NoError(t, err)

@@ -132,8 +132,8 @@ func New(db Beginner, lockTimeout time.Duration) *Store {
 // stored is not stored again and changes nothing else. From the rows really
 // inserted, per monitor in slot order:
 //   - the latest result sets monitors.status, last_check (= its slot),
-//     last_error and, when known, ssl_certificate_expires_at, unless the
-//     monitor already shows a newer slot;
+//     last_error, last_warning and, when known, ssl_certificate_expires_at,
+//     unless the monitor already shows a newer slot;
 //   - incidents open, grow and resolve (see applyIncidents);
 //   - hourly rollups add the checks and the downtime (see rollups).
 func (s *Store) Write(ctx context.Context, batch []Result) (Written, error) {
@@ -258,9 +258,10 @@ UPDATE monitors m
 SET status = coalesce(u.status, m.status),
     last_check = u.slot,
     last_error = u.error,
+    last_warning = u.warning,
     ssl_certificate_expires_at = coalesce(u.certificate_expires_at, m.ssl_certificate_expires_at)
-FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[])
-    AS u(id, status, slot, error, certificate_expires_at)
+FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::text[])
+    AS u(id, status, slot, error, certificate_expires_at, warning)
 WHERE m.id = u.id AND (m.last_check IS NULL OR m.last_check < u.slot)`
 
 // updateIncidentsSQL grows and resolves stored ONGOING incidents.
@@ -509,6 +510,7 @@ func queueMonitorUpdates(b *pgx.Batch, monitors map[[16]byte]*monitorState, rows
 		status []pgtype.Text
 		slots  []pgtype.Timestamptz
 		errs   []pgtype.Text
+		warns  []pgtype.Text
 		certs  []pgtype.Timestamptz
 	)
 	byMonitor(rows, func(id [16]byte, rows []*Result) {
@@ -521,6 +523,7 @@ func queueMonitorUpdates(b *pgx.Batch, monitors map[[16]byte]*monitorState, rows
 		status = append(status, pgtype.Text{String: latest.NewStatus, Valid: latest.NewStatus != ""})
 		slots = append(slots, pgTime(latest.Slot))
 		errs = append(errs, pgText(latest.Error))
+		warns = append(warns, pgText(latest.Warning))
 		var cert *time.Time
 		for _, r := range fresh {
 			if r.CertificateExpiresAt != nil {
@@ -530,7 +533,7 @@ func queueMonitorUpdates(b *pgx.Batch, monitors map[[16]byte]*monitorState, rows
 		certs = append(certs, pgTimePtr(cert))
 	})
 	if len(ids) > 0 {
-		b.Queue(updateMonitorsSQL, ids, status, slots, errs, certs)
+		b.Queue(updateMonitorsSQL, ids, status, slots, errs, certs, warns)
 	}
 }
 

@@ -1,6 +1,6 @@
-// Package notify turns MonitorStatusChanged events into emails to the
-// monitor's owner, at most once per event across notifier replicas,
-// redeliveries and dead-letter re-drives.
+// Package notify turns MonitorStatusChanged and CertificateExpiring events
+// into emails to the monitor's owner, at most once per event across
+// notifier replicas, redeliveries and dead-letter re-drives.
 package notify
 
 import (
@@ -102,6 +102,17 @@ func (h *Handler) Handle(ctx context.Context, msg stream.Message) error {
 	if err != nil {
 		return fmt.Errorf("decode events entry %s: %w", msg.ID, err)
 	}
+	if c := env.GetCertificateExpiring(); c != nil {
+		return h.notifyOwner(ctx, env, notice{
+			monitorID: c.GetMonitorId(), kind: "CERTIFICATE_EXPIRING", at: c.GetAt().AsTime(),
+			render: func(t Target) (email.Message, error) {
+				return email.RenderCertificateExpiring(email.CertificateExpiring{
+					Recipient: t.Recipient, MonitorName: t.MonitorName, MonitorURL: t.MonitorURL,
+					ExpiresAt: c.GetExpiresAt().AsTime(), DaysLeft: int(c.GetDaysLeft()), At: c.GetAt().AsTime(),
+				})
+			},
+		})
+	}
 	change := env.GetMonitorStatusChanged()
 	if change == nil {
 		h.skipped.WithLabelValues("other_event").Inc()
@@ -111,9 +122,39 @@ func (h *Handler) Handle(ctx context.Context, msg stream.Message) error {
 		h.skipped.WithLabelValues("transition").Inc()
 		return nil
 	}
-	log := h.logger.With("event_id", env.GetEventId(), "monitor_id", change.GetMonitorId())
+	status := statusName(change.GetTo())
+	cause := ""
+	if change.GetTo() == eventsv1.MonitorStatus_MONITOR_STATUS_DOWN {
+		cause = change.GetCause()
+	}
+	return h.notifyOwner(ctx, env, notice{
+		monitorID: change.GetMonitorId(), kind: "STATUS_CHANGED", toStatus: status, at: change.GetAt().AsTime(),
+		render: func(t Target) (email.Message, error) {
+			return email.RenderStatusChange(email.StatusChange{
+				Recipient: t.Recipient, MonitorName: t.MonitorName, MonitorURL: t.MonitorURL,
+				Status: status, At: change.GetAt().AsTime(), Cause: cause,
+			})
+		},
+	})
+}
 
-	target, err := h.store.Target(ctx, change.GetMonitorId())
+// notice is one email due for an event.
+type notice struct {
+	monitorID string
+	// kind is the notifications.kind: STATUS_CHANGED or CERTIFICATE_EXPIRING.
+	kind     string
+	toStatus string
+	at       time.Time
+	// render builds the email for the monitor and owner as they are now.
+	render func(Target) (email.Message, error)
+}
+
+// notifyOwner emails the owner of n's monitor, if it still exists and is
+// active, at most once for env's event id.
+func (h *Handler) notifyOwner(ctx context.Context, env *eventsv1.Envelope, n notice) error {
+	log := h.logger.With("event_id", env.GetEventId(), "monitor_id", n.monitorID, "kind", n.kind)
+
+	target, err := h.store.Target(ctx, n.monitorID)
 	if errors.Is(err, ErrMonitorGone) {
 		h.skipped.WithLabelValues("monitor_deleted").Inc()
 		log.Debug("notification_skipped", "reason", "monitor_deleted")
@@ -128,11 +169,10 @@ func (h *Handler) Handle(ctx context.Context, msg stream.Message) error {
 		return nil
 	}
 
-	status := statusName(change.GetTo())
 	state, err := h.store.Claim(ctx, Claim{
-		EventID: env.GetEventId(), MonitorID: change.GetMonitorId(), UserID: target.UserID,
-		Recipient: target.Recipient, Kind: "STATUS_CHANGED", ToStatus: status,
-		OccurredAt: change.GetAt().AsTime(), Owner: h.cfg.Owner, TTL: h.cfg.ClaimTTL,
+		EventID: env.GetEventId(), MonitorID: n.monitorID, UserID: target.UserID,
+		Recipient: target.Recipient, Kind: n.kind, ToStatus: n.toStatus,
+		OccurredAt: n.at, Owner: h.cfg.Owner, TTL: h.cfg.ClaimTTL,
 	})
 	if err != nil {
 		return err
@@ -150,14 +190,7 @@ func (h *Handler) Handle(ctx context.Context, msg stream.Message) error {
 	case Claimed:
 	}
 
-	cause := ""
-	if change.GetTo() == eventsv1.MonitorStatus_MONITOR_STATUS_DOWN {
-		cause = change.GetCause()
-	}
-	rendered, err := email.RenderStatusChange(email.StatusChange{
-		Recipient: target.Recipient, MonitorName: target.MonitorName, MonitorURL: target.MonitorURL,
-		Status: status, At: change.GetAt().AsTime(), Cause: cause,
-	})
+	rendered, err := n.render(target)
 	if err != nil {
 		return err
 	}
@@ -170,7 +203,7 @@ func (h *Handler) Handle(ctx context.Context, msg stream.Message) error {
 		if err := h.store.Release(bg, env.GetEventId(), h.cfg.Owner, sendErr.Error()); err != nil {
 			log.Warn("notification_release_failed", "err", err)
 		}
-		return fmt.Errorf("email event %s to the owner of monitor %s: %w", env.GetEventId(), change.GetMonitorId(), sendErr)
+		return fmt.Errorf("email event %s to the owner of monitor %s: %w", env.GetEventId(), n.monitorID, sendErr)
 	}
 	h.notify.WithLabelValues("sent").Inc()
 	if err := h.markSent(bg, env.GetEventId(), provider); err != nil {
@@ -180,7 +213,7 @@ func (h *Handler) Handle(ctx context.Context, msg stream.Message) error {
 		// the whole retry window.
 		return err
 	}
-	log.Info("notification_sent", "provider", provider, "to_status", status)
+	log.Info("notification_sent", "provider", provider, "to_status", n.toStatus)
 	return nil
 }
 

@@ -36,11 +36,15 @@ func TestMaintenanceSuppressesIncidentsAndEmail(t *testing.T) {
 	assert.Equal(t, 0, s.count(`SELECT count(*) FROM monitors WHERE id = $1 AND status = 'DOWN'`, m.ID), "the stored status stays UP")
 	var logs struct {
 		Stats struct {
-			HealthPercentage float64 `json:"healthPercentage"`
+			Last24Hours struct {
+				HealthPercentage float64 `json:"healthPercentage"`
+				TotalChecks      int64   `json:"totalChecks"`
+			} `json:"last24Hours"`
 		} `json:"stats"`
 	}
 	require.Equal(t, http.StatusOK, s.call(http.MethodGet, "/uptime/logs/"+m.ID, tok, nil, &logs))
-	assert.InDelta(t, 100, logs.Stats.HealthPercentage, 0, "maintenance checks are not downtime")
+	assert.InDelta(t, 100, logs.Stats.Last24Hours.HealthPercentage, 0, "maintenance checks are not downtime")
+	assert.Greater(t, logs.Stats.Last24Hours.TotalChecks, int64(1), "the maintenance checks are still listed")
 
 	// The maintenance ends: the next failure counts.
 	require.Equal(t, http.StatusOK, s.call(http.MethodPatch, "/uptime/"+m.ID, tok, map[string]any{"maintenanceUntil": nil}, nil))

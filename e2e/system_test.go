@@ -69,6 +69,8 @@ type system struct {
 	mail  *testenv.MailServer
 	mu    sync.Mutex
 	procs map[string]*exec.Cmd
+	// logs maps every process started to its log file (stdout and stderr).
+	logs map[string]string
 }
 
 func newSystem(t *testing.T, extra map[string]string) *system {
@@ -90,7 +92,7 @@ func newSystem(t *testing.T, extra map[string]string) *system {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	s := &system{t: t, env: env, api: "http://127.0.0.1:" + strconv.Itoa(apiPort), db: pool,
-		redisAddr: env["REDIS_HOST"] + ":" + env["REDIS_PORT"], procs: map[string]*exec.Cmd{}, mail: testenv.SMTP(t)}
+		redisAddr: env["REDIS_HOST"] + ":" + env["REDIS_PORT"], procs: map[string]*exec.Cmd{}, logs: map[string]string{}, mail: testenv.SMTP(t)}
 	t.Cleanup(s.stopAll)
 	return s
 }
@@ -113,6 +115,7 @@ func (s *system) start(name, binary string, port int, extra map[string]string) {
 	require.NoError(s.t, cmd.Start())
 	s.mu.Lock()
 	s.procs[name] = cmd
+	s.logs[name] = logFile.Name()
 	s.mu.Unlock()
 	s.t.Cleanup(func() {
 		_ = logFile.Close()

@@ -78,8 +78,12 @@ func RenderStatusChange(c StatusChange) (Message, error) {
 	}
 
 	var html bytes.Buffer
+	look := lookOf(c.Status)
 	err := statusTemplate.Execute(&html, map[string]any{
-		"Look":      lookOf(c.Status),
+		"Color":     look.Color,
+		"Icon":      look.Icon,
+		"Caption":   "Estado actual",
+		"Label":     look.Label,
 		"Name":      c.MonitorName,
 		"URL":       c.MonitorURL,
 		"Recipient": c.Recipient,
@@ -93,9 +97,13 @@ func RenderStatusChange(c StatusChange) (Message, error) {
 	return Message{To: c.Recipient, Subject: StatusSubject, Text: text.String(), HTML: html.String()}, nil
 }
 
-// statusTemplate is parsed once; its values are escaped by html/template
-// (a monitor name is user input and lands in the owner's mailbox).
-var statusTemplate = htmltemplate.Must(htmltemplate.New("status").Parse(`<!DOCTYPE html>
+// card is the HTML layout of every email: the Server Check App header, a
+// badge in the card's colour with a caption and a label, the rows SERVIDOR
+// and URL, the rows of the email's kind (its "details" template, defined by
+// withDetails) and NOTIFICADO A. It is parsed once; html/template escapes
+// every value (a monitor name is user input and lands in the owner's
+// mailbox).
+var card = htmltemplate.Must(htmltemplate.New("card").Parse(`<!DOCTYPE html>
 <html lang="es">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Server Check App</title></head>
 <body style="margin:0;padding:24px;background:#0f172a;font-family:Arial,Helvetica,sans-serif;color:#e2e8f0">
@@ -103,9 +111,9 @@ var statusTemplate = htmltemplate.Must(htmltemplate.New("status").Parse(`<!DOCTY
 <table role="presentation" width="560" cellspacing="0" cellpadding="0" style="background:#1e293b;border-radius:12px;overflow:hidden">
 <tr><td style="padding:20px 28px;background:#111827;font-size:20px;font-weight:bold;color:#f8fafc">Server Check App</td></tr>
 <tr><td align="center" style="padding:32px 28px 16px">
-<div style="width:64px;height:64px;line-height:64px;border-radius:50%;background:{{.Look.Color}};color:#ffffff;font-size:32px;font-weight:bold;text-align:center">{{.Look.Icon}}</div>
-<p style="margin:16px 0 4px;font-size:14px;color:#94a3b8">Estado actual</p>
-<p style="margin:0;font-size:32px;font-weight:bold;color:{{.Look.Color}}">{{.Look.Label}}</p>
+<div style="width:64px;height:64px;line-height:64px;border-radius:50%;background:{{.Color}};color:#ffffff;font-size:32px;font-weight:bold;text-align:center">{{.Icon}}</div>
+<p style="margin:16px 0 4px;font-size:14px;color:#94a3b8">{{.Caption}}</p>
+<p style="margin:0;font-size:32px;font-weight:bold;color:{{.Color}}">{{.Label}}</p>
 </td></tr>
 <tr><td style="padding:8px 28px 28px">
 <table role="presentation" width="100%" cellspacing="0" cellpadding="8" style="border-collapse:collapse;font-size:14px">
@@ -113,10 +121,7 @@ var statusTemplate = htmltemplate.Must(htmltemplate.New("status").Parse(`<!DOCTY
 {{- if .URL}}
 <tr><td style="color:#94a3b8">URL</td><td style="color:#f8fafc;word-break:break-all">{{.URL}}</td></tr>
 {{- end}}
-<tr><td style="color:#94a3b8">FECHA DEL CAMBIO</td><td style="color:#f8fafc">{{.At}}</td></tr>
-{{- if .Cause}}
-<tr><td style="color:#94a3b8">ERROR</td><td style="color:#fca5a5">{{.Cause}}</td></tr>
-{{- end}}
+{{- block "details" .}}{{end}}
 <tr><td style="color:#94a3b8">NOTIFICADO A</td><td style="color:#f8fafc">{{.Recipient}}</td></tr>
 </table>
 </td></tr>
@@ -126,3 +131,15 @@ var statusTemplate = htmltemplate.Must(htmltemplate.New("status").Parse(`<!DOCTY
 </body>
 </html>
 `))
+
+// withDetails is the card with details as the rows of its kind.
+func withDetails(details string) *htmltemplate.Template {
+	return htmltemplate.Must(htmltemplate.Must(card.Clone()).Parse(`{{define "details"}}` + details + `{{end}}`))
+}
+
+// statusTemplate adds when the status changed and the error behind a DOWN.
+var statusTemplate = withDetails(`
+<tr><td style="color:#94a3b8">FECHA DEL CAMBIO</td><td style="color:#f8fafc">{{.At}}</td></tr>
+{{- if .Cause}}
+<tr><td style="color:#94a3b8">ERROR</td><td style="color:#fca5a5">{{.Cause}}</td></tr>
+{{- end}}`)

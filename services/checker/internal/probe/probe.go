@@ -303,13 +303,7 @@ func (p *Prober) Check(ctx context.Context, req Request) Result {
 		d.breaker.RecordFailure()
 	}
 
-	outcome := outcomeFailure
-	switch {
-	case res.Success:
-		outcome = outcomeSuccess
-	case kind == kindTimeout:
-		outcome = outcomeTimeout
-	}
+	outcome := outcomeOf(res, kind)
 	p.record(res, outcome)
 	p.logger.DebugContext(ctx, "probe_finished", "monitor_id", req.MonitorID, "domain", d.key,
 		"outcome", outcome, "status_code", res.StatusCode, "attempts", res.Attempts, "reason", res.Error)
@@ -318,53 +312,23 @@ func (p *Prober) Check(ctx context.Context, req Request) Result {
 
 // run sends the attempts and judges the last response.
 func (p *Prober) run(ctx context.Context, target *url.URL, req Request, start time.Time) (Result, errKind) {
-	timeout := req.Timeout
-	if timeout <= 0 {
-		timeout = p.cfg.AttemptTimeout
-	}
-	deadline := req.Deadline
-	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
-		deadline = d
-	}
-
 	var (
 		res  Result
 		at   attempt
 		kind errKind
 	)
-	for n := 0; ; n++ {
-		if n > 0 {
-			wait := p.backoff(n)
-			if !deadline.IsZero() && time.Now().Add(wait+timeout).After(deadline) {
-				break // the retry could not finish before the monitor's next slot
-			}
-			if !sleep(ctx, wait) {
-				kind = kindNeutral
-				res.Error = "check canceled"
-				break
-			}
-		}
-		attemptTimeout := timeout
-		if !deadline.IsZero() {
-			attemptTimeout = min(attemptTimeout, time.Until(deadline))
-			if attemptTimeout <= 0 {
-				if n == 0 {
-					res.Error = "check deadline passed before the first attempt"
-					kind = kindNeutral
-				}
-				break
-			}
-		}
-		at = p.attempt(ctx, target, req, attemptTimeout)
-		res.Attempts++
+	attempts, stopped := p.attempts(ctx, req.Timeout, req.Deadline, func(timeout time.Duration) errKind {
+		at = p.attempt(ctx, target, req, timeout)
 		kind = kindNone
 		res.Error = ""
 		if at.err != nil {
-			res.Error, kind = p.describe(at, attemptTimeout)
+			res.Error, kind = p.describe(at, timeout)
 		}
-		if !kind.retryable() || n >= p.cfg.MaxRetries {
-			break
-		}
+		return kind
+	})
+	res.Attempts = attempts
+	if stopped != "" {
+		res.Error, kind = stopped, kindNeutral
 	}
 
 	res.StatusCode = at.status
@@ -384,6 +348,58 @@ func (p *Prober) run(ctx context.Context, target *url.URL, req Request, start ti
 	}
 	res.Total = time.Since(start)
 	return res, kind
+}
+
+// attempts calls try until its kind is not retryable or the retries are
+// used up, waiting backoff(n) before retry n and giving each try the
+// request's timeout (the prober's by default) cut to the deadline, the
+// earlier of deadline and ctx's. A retry that could not finish before the
+// deadline (the monitor's next slot) is not started. It returns the tries
+// made and, when it stopped without a try to judge, why: the check was
+// canceled while waiting, or the deadline had passed before the first try.
+func (p *Prober) attempts(ctx context.Context, timeout time.Duration, deadline time.Time, try func(timeout time.Duration) errKind) (int, string) {
+	if timeout <= 0 {
+		timeout = p.cfg.AttemptTimeout
+	}
+	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
+		deadline = d
+	}
+	for n := 0; ; n++ {
+		if n > 0 {
+			wait := p.backoff(n)
+			if !deadline.IsZero() && time.Now().Add(wait+timeout).After(deadline) {
+				return n, ""
+			}
+			if !sleep(ctx, wait) {
+				return n, "check canceled"
+			}
+		}
+		attemptTimeout := timeout
+		if !deadline.IsZero() {
+			attemptTimeout = min(attemptTimeout, time.Until(deadline))
+			if attemptTimeout <= 0 {
+				if n == 0 {
+					return 0, "check deadline passed before the first attempt"
+				}
+				return n, ""
+			}
+		}
+		if kind := try(attemptTimeout); !kind.retryable() || n >= p.cfg.MaxRetries {
+			return n + 1, ""
+		}
+	}
+}
+
+// outcomeOf is the metrics outcome of a finished check.
+func outcomeOf(res Result, kind errKind) string {
+	switch {
+	case res.Success:
+		return outcomeSuccess
+	case kind == kindTimeout:
+		return outcomeTimeout
+	default:
+		return outcomeFailure
+	}
 }
 
 // backoff is the wait before retry n (1-based): base·2^(n-1), capped.

@@ -77,13 +77,7 @@ func (p *Prober) CheckSSL(ctx context.Context, req SSLRequest) Result {
 	if res.Success {
 		res.Warning, res.CertificateExpiring = certificateWarning(*res.CertificateExpiresAt, time.Now(), req.AlertBeforeDays)
 	}
-	outcome := outcomeFailure
-	switch {
-	case res.Success:
-		outcome = outcomeSuccess
-	case kind == kindTimeout:
-		outcome = outcomeTimeout
-	}
+	outcome := outcomeOf(res, kind)
 	p.record(res, outcome)
 	p.logger.DebugContext(ctx, "probe_ssl_finished", "monitor_id", req.MonitorID, "addr", addr,
 		"outcome", outcome, "attempts", res.Attempts, "reason", res.Error)
@@ -93,45 +87,18 @@ func (p *Prober) CheckSSL(ctx context.Context, req SSLRequest) Result {
 // runSSL sends the attempts, retrying transport errors and timeouts while
 // a full attempt still fits before the deadline.
 func (p *Prober) runSSL(ctx context.Context, addr, host string, req SSLRequest) (Result, errKind) {
-	timeout := req.Timeout
-	if timeout <= 0 {
-		timeout = p.cfg.AttemptTimeout
-	}
-	deadline := req.Deadline
-	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
-		deadline = d
-	}
 	var (
 		res  Result
 		kind errKind
 	)
-	for n := 0; ; n++ {
-		if n > 0 {
-			wait := p.backoff(n)
-			if !deadline.IsZero() && time.Now().Add(wait+timeout).After(deadline) {
-				break
-			}
-			if !sleep(ctx, wait) {
-				return Result{Error: "check canceled", Attempts: res.Attempts}, kindNeutral
-			}
-		}
-		attemptTimeout := timeout
-		if !deadline.IsZero() {
-			attemptTimeout = min(attemptTimeout, time.Until(deadline))
-			if attemptTimeout <= 0 {
-				if n == 0 {
-					return Result{Error: "check deadline passed before the first attempt"}, kindNeutral
-				}
-				break
-			}
-		}
-		attempts := res.Attempts + 1
-		res, kind = p.handshake(ctx, addr, host, attemptTimeout)
-		res.Attempts = attempts
-		if !kind.retryable() || n >= p.cfg.MaxRetries {
-			break
-		}
+	attempts, stopped := p.attempts(ctx, req.Timeout, req.Deadline, func(timeout time.Duration) errKind {
+		res, kind = p.handshake(ctx, addr, host, timeout)
+		return kind
+	})
+	if stopped != "" {
+		return Result{Error: stopped, Attempts: attempts}, kindNeutral
 	}
+	res.Attempts = attempts
 	return res, kind
 }
 

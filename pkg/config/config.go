@@ -193,3 +193,27 @@ func Port(name string, port int) error {
 	}
 	return nil
 }
+
+// Positive reports a duration variable that is zero or negative.
+func Positive(name string, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("%s: must be positive", name)
+	}
+	return nil
+}
+
+// Between reports an integer variable outside lo..hi.
+func Between(name string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("%s: must be %d..%d, got %d", name, lo, hi, v)
+	}
+	return nil
+}
+
+// AtLeast reports an integer variable below lo.
+func AtLeast(name string, v, lo int) error {
+	if v < lo {
+		return fmt.Errorf("%s: must be at least %d, got %d", name, lo, v)
+	}
+	return nil
+}

@@ -626,3 +626,32 @@ func TestPort(t *testing.T) {
 		})
 	}
 }
+
+func TestBoundsNameTheVariableAndTheLimits(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want string // "" when the value is accepted
+	}{
+		{"a positive duration is accepted", config.Positive("FLUSH_MS", time.Millisecond), ""},
+		{"a zero duration is refused", config.Positive("FLUSH_MS", 0), "FLUSH_MS: must be positive"},
+		{"a negative duration is refused", config.Positive("FLUSH_MS", -time.Second), "FLUSH_MS: must be positive"},
+		{"the low bound is inside", config.Between("BATCH", 1, 1, 10), ""},
+		{"the high bound is inside", config.Between("BATCH", 10, 1, 10), ""},
+		{"below the range is refused", config.Between("BATCH", 0, 1, 10), "BATCH: must be 1..10, got 0"},
+		{"above the range is refused", config.Between("BATCH", 11, 1, 10), "BATCH: must be 1..10, got 11"},
+		{"the minimum is accepted", config.AtLeast("RETRIES", 0, 0), ""},
+		{"below the minimum is refused", config.AtLeast("RETRIES", -1, 0), "RETRIES: must be at least 0, got -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if tt.want == "" {
+				require.NoError(t, tt.err)
+				return
+			}
+			require.EqualError(t, tt.err, tt.want)
+		})
+	}
+}

@@ -61,20 +61,18 @@ func (c Config) Validate() error {
 		config.Port("CHECKER_HTTP_PORT", c.HTTPPort),
 		c.Log.Validate(), c.Redis.Validate(), c.Lifecycle.Validate(),
 		c.Secrets.Validate(c.Production()),
-		atLeast("CHECKER_CONCURRENCY", c.Concurrency, 1),
-		atLeast("CHECK_MAX_CONNS_PER_DOMAIN", c.MaxConnsPerDomain, 1),
-		atLeast("CHECK_MAX_RETRIES", c.MaxRetries, 0),
-		atLeast("CHECK_BREAKER_FAILURES", c.BreakerFailures, 1),
-		atLeast("CHECK_MAX_REDIRECTS", c.MaxRedirects, 0),
+		config.AtLeast("CHECKER_CONCURRENCY", c.Concurrency, 1),
+		config.AtLeast("CHECK_MAX_CONNS_PER_DOMAIN", c.MaxConnsPerDomain, 1),
+		config.AtLeast("CHECK_MAX_RETRIES", c.MaxRetries, 0),
+		config.AtLeast("CHECK_BREAKER_FAILURES", c.BreakerFailures, 1),
+		config.AtLeast("CHECK_MAX_REDIRECTS", c.MaxRedirects, 0),
 	}
 	for name, d := range map[string]time.Duration{
 		"CHECKER_JOB_MIN_IDLE_MS": c.JobMinIdle, "CHECK_KEEPALIVE_TIMEOUT_MS": c.IdleTimeout,
 		"CHECK_CONNECT_TIMEOUT_MS": c.ConnectTimeout, "CHECK_TIMEOUT_MS": c.AttemptTimeout,
 		"CHECK_BACKOFF_BASE_MS": c.BackoffBase, "CHECK_BACKOFF_MAX_MS": c.BackoffMax, "CHECK_BREAKER_DELAY_MS": c.BreakerDelay,
 	} {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("%s: must be positive", name))
-		}
+		errs = append(errs, config.Positive(name, d))
 	}
 	if _, err := netguard.ParseAllowlist(c.SSRFAllowlist); err != nil {
 		errs = append(errs, fmt.Errorf("SSRF_ALLOWLIST: %w", err))
@@ -106,11 +104,4 @@ func rootCAs(path string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%s holds no PEM certificate", path)
 	}
 	return pool, nil
-}
-
-func atLeast(name string, v, lo int) error {
-	if v < lo {
-		return fmt.Errorf("%s: must be at least %d, got %d", name, lo, v)
-	}
-	return nil
 }

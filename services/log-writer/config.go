@@ -70,23 +70,23 @@ func (c Config) Validate() error {
 		c.Postgres.Validate(),
 		c.Redis.Validate(),
 		c.Lifecycle.Validate(),
-		positive("DLQ_RETRY_BASE_DELAY_MS", c.DLQRetryBaseDelay),
-		between("DLQ_MAX_RETRIES", c.DLQMaxRetries, 0, 20),
-		between("BUFFER_MAX", c.BufferMax, 1, 100000),
-		between("FLUSH_SIZE", c.FlushSize, 1, 100000),
-		positive("FLUSH_INTERVAL_MS", c.FlushInterval),
-		between("FLUSH_RETRIES", c.FlushRetries, 1, 100),
-		positive("FLUSH_RETRY_BASE_MS", c.FlushRetryBase),
-		positive("FLUSH_RETRY_MAX_MS", c.FlushRetryMax),
-		positive("FLUSH_TIMEOUT_MS", c.FlushTimeout),
-		between("FLUSH_WORKERS", c.FlushWorkers, 1, 64),
-		positive("RESULTS_DRAIN_TIMEOUT_MS", c.ResultsDrainTimeout),
-		positive("RESULTS_MIN_IDLE_MS", c.ResultsMinIdle),
-		positive("LOG_WRITER_STATS_INTERVAL_MS", c.StatsInterval),
-		between("RAW_LOG_RETENTION_DAYS", c.RawLogRetentionDays, 1, 3650),
-		between("ROLLUP_RETENTION_DAYS", c.RollupRetentionDays, 1, 3650),
-		positive("PARTITION_MAINTENANCE_INTERVAL_MS", c.MaintenanceInterval),
-		positive("PARTITION_LOCK_TIMEOUT_MS", c.PartitionLockTimeout),
+		config.Positive("DLQ_RETRY_BASE_DELAY_MS", c.DLQRetryBaseDelay),
+		config.Between("DLQ_MAX_RETRIES", c.DLQMaxRetries, 0, 20),
+		config.Between("BUFFER_MAX", c.BufferMax, 1, 100000),
+		config.Between("FLUSH_SIZE", c.FlushSize, 1, 100000),
+		config.Positive("FLUSH_INTERVAL_MS", c.FlushInterval),
+		config.Between("FLUSH_RETRIES", c.FlushRetries, 1, 100),
+		config.Positive("FLUSH_RETRY_BASE_MS", c.FlushRetryBase),
+		config.Positive("FLUSH_RETRY_MAX_MS", c.FlushRetryMax),
+		config.Positive("FLUSH_TIMEOUT_MS", c.FlushTimeout),
+		config.Between("FLUSH_WORKERS", c.FlushWorkers, 1, 64),
+		config.Positive("RESULTS_DRAIN_TIMEOUT_MS", c.ResultsDrainTimeout),
+		config.Positive("RESULTS_MIN_IDLE_MS", c.ResultsMinIdle),
+		config.Positive("LOG_WRITER_STATS_INTERVAL_MS", c.StatsInterval),
+		config.Between("RAW_LOG_RETENTION_DAYS", c.RawLogRetentionDays, 1, 3650),
+		config.Between("ROLLUP_RETENTION_DAYS", c.RollupRetentionDays, 1, 3650),
+		config.Positive("PARTITION_MAINTENANCE_INTERVAL_MS", c.MaintenanceInterval),
+		config.Positive("PARTITION_LOCK_TIMEOUT_MS", c.PartitionLockTimeout),
 	}
 	if c.FlushSize > c.BufferMax {
 		errs = append(errs, fmt.Errorf("FLUSH_SIZE: must not exceed BUFFER_MAX (%d), got %d", c.BufferMax, c.FlushSize))
@@ -102,18 +102,4 @@ func (c Config) Validate() error {
 			c.Lifecycle.ShutdownTimeout, c.ResultsDrainTimeout))
 	}
 	return errors.Join(errs...)
-}
-
-func positive(name string, d time.Duration) error {
-	if d <= 0 {
-		return fmt.Errorf("%s: must be positive", name)
-	}
-	return nil
-}
-
-func between(name string, v, lo, hi int) error {
-	if v < lo || v > hi {
-		return fmt.Errorf("%s: must be %d..%d, got %d", name, lo, hi, v)
-	}
-	return nil
 }

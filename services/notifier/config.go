@@ -97,15 +97,15 @@ func (c Config) Validate() error {
 		c.Postgres.Validate(),
 		c.Redis.Validate(),
 		c.Lifecycle.Validate(),
-		positive("EMAIL_SEND_TIMEOUT_MS", c.SendTimeout),
-		between("EMAIL_RETRIES", c.Retries, 0, 5),
-		positive("EMAIL_RETRY_DELAY_MS", c.RetryDelay),
-		between("EMAIL_BREAKER_FAILURES", c.BreakerFailures, 1, 1000),
-		positive("EMAIL_BREAKER_DELAY_MS", c.BreakerDelay),
-		between("NOTIFIER_CONCURRENCY", c.Concurrency, 1, 1000),
-		positive("NOTIFIER_EVENTS_MIN_IDLE_MS", c.MinIdle),
-		positive("NOTIFIER_CLAIM_TTL_MS", c.ClaimTTL),
-		positive("NOTIFIER_DRAIN_TIMEOUT_MS", c.DrainTimeout),
+		config.Positive("EMAIL_SEND_TIMEOUT_MS", c.SendTimeout),
+		config.Between("EMAIL_RETRIES", c.Retries, 0, 5),
+		config.Positive("EMAIL_RETRY_DELAY_MS", c.RetryDelay),
+		config.Between("EMAIL_BREAKER_FAILURES", c.BreakerFailures, 1, 1000),
+		config.Positive("EMAIL_BREAKER_DELAY_MS", c.BreakerDelay),
+		config.Between("NOTIFIER_CONCURRENCY", c.Concurrency, 1, 1000),
+		config.Positive("NOTIFIER_EVENTS_MIN_IDLE_MS", c.MinIdle),
+		config.Positive("NOTIFIER_CLAIM_TTL_MS", c.ClaimTTL),
+		config.Positive("NOTIFIER_DRAIN_TIMEOUT_MS", c.DrainTimeout),
 	}
 	switch c.Primary {
 	case "ses", "nodemailer":
@@ -159,20 +159,6 @@ func address(name, value string, required bool) error {
 	}
 	if _, err := mail.ParseAddress(value); err != nil {
 		return fmt.Errorf("%s: not an email address: %q", name, value)
-	}
-	return nil
-}
-
-func positive(name string, d time.Duration) error {
-	if d <= 0 {
-		return fmt.Errorf("%s: must be positive", name)
-	}
-	return nil
-}
-
-func between(name string, v, lo, hi int) error {
-	if v < lo || v > hi {
-		return fmt.Errorf("%s: must be %d..%d, got %d", name, lo, hi, v)
 	}
 	return nil
 }

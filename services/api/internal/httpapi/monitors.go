@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -76,10 +78,23 @@ func (a *API) monitorFields(c *gin.Context, b *body, creating bool) map[string]a
 				b.fail("url: %s", err.Error())
 			} else {
 				fields["url"] = *s
+				requireHTTPSForSSL(b, fields, *s)
 			}
 		}
 	}
 	return fields
+}
+
+// requireHTTPSForSSL refuses to make a monitor with a plain-http url an SSL
+// monitor: its check is a verified TLS handshake, which http has none of.
+func requireHTTPSForSSL(b *body, fields map[string]any, rawURL string) {
+	if t, _ := fields["monitor_type"].(string); t != store.TypeSSL {
+		return
+	}
+	if u, err := url.Parse(rawURL); err == nil && strings.EqualFold(u.Scheme, "https") {
+		return
+	}
+	b.fail("url must be an https URL for an SSL monitor")
 }
 
 // monitorBodyFields lists create's fields; update takes all but url.
@@ -270,6 +285,7 @@ func (a *API) updateMonitor(c *gin.Context) {
 	}
 	fields := a.monitorFields(c, b, false)
 	heartbeatUpdateFields(b, fields, m)
+	requireHTTPSForSSL(b, fields, m.URL)
 	if err := b.err(); err != nil {
 		a.fail(c, err)
 		return

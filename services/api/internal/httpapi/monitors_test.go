@@ -113,6 +113,8 @@ func TestCreateMonitorRefusesInvalidInput(t *testing.T) {
 		{"a host that does not resolve is refused", validMonitor(map[string]any{"url": "https://nowhere.invalid/"}), []string{"url", "nowhere.invalid", "does not resolve"}},
 		{"an unknown monitorType is refused", validMonitor(map[string]any{"monitorType": "FTP"}),
 			[]string{"monitorType must be one of the following values: HTTP, SSL, HEARTBEAT"}},
+		{"an SSL monitor of a plain-http url is refused", validMonitor(map[string]any{"monitorType": "SSL", "url": "http://example.com/"}),
+			[]string{"url must be an https URL for an SSL monitor"}},
 		{"a config that is not an object is refused", validMonitor(map[string]any{"config": "yes"}), []string{"config must be an object"}},
 		{"an unknown key at the top of config is refused", validMonitor(map[string]any{"config": map[string]any{"tcp": map[string]any{}}}),
 			[]string{"config: property tcp should not exist"}},
@@ -566,6 +568,19 @@ func TestUpdateMonitor(t *testing.T) {
 		r := h.request(http.MethodPatch, "/api/v1/uptime/"+id, tok, map[string]any{"name": "Renamed", "isActive": true})
 		require.Equal(t, http.StatusOK, r.code, string(r.body))
 		assert.Equal(t, 1, h.count(`SELECT count(*) FROM incidents WHERE id = $1 AND status = 'ONGOING' AND ended_at IS NULL`, inc))
+	})
+
+	t.Run("a plain-http monitor cannot become an SSL monitor", func(t *testing.T) {
+		t.Parallel()
+		id := h.monitor(userID, "Plain", "http://example.com/plain")
+		msgs := requireValidation(t, h.request(http.MethodPatch, "/api/v1/uptime/"+id, tok, map[string]any{"monitorType": "SSL"}))
+		assert.Equal(t, []string{"url must be an https URL for an SSL monitor"}, msgs)
+		assert.Equal(t, 1, h.count(`SELECT count(*) FROM monitors WHERE id = $1 AND monitor_type = 'HTTP'`, id))
+
+		https := h.monitor(userID, "Secure", "https://example.com/secure")
+		r := h.request(http.MethodPatch, "/api/v1/uptime/"+https, tok, map[string]any{"monitorType": "SSL"})
+		require.Equal(t, http.StatusOK, r.code, string(r.body))
+		assert.Equal(t, 1, h.count(`SELECT count(*) FROM monitors WHERE id = $1 AND monitor_type = 'SSL'`, https))
 	})
 
 	t.Run("a blank name is refused", func(t *testing.T) {

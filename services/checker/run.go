@@ -75,7 +75,7 @@ func run(ctx context.Context, stdout io.Writer, lookup func(string) (string, boo
 		RootCAs: roots,
 	}, netguard.New(allow), reg, logger)
 	defer prober.CloseIdleConnections()
-	w := worker.New(prober, status.NewTracker(rdb, ks), rdb, pub, secrets, instance, logger)
+	w := worker.New(prober, status.NewTracker(rdb, ks), rdb, pub, secrets, instance, reg, logger)
 	codec := deadletter.Codec{Producer: instance}
 	streamMetrics := stream.NewMetrics(reg)
 	jobs, err := stream.NewConsumer(stream.ConsumerConfig{

@@ -47,7 +47,7 @@ func TestCheckHeartbeat(t *testing.T) {
 	}
 	rdb, ks := testenv.Redis(t)
 	pub := stream.NewPublisher(rdb, ks, stream.DefaultMaxLen())
-	w := New(nil, status.NewTracker(rdb, ks), rdb, pub, nil, "checker-test", testenv.Discard())
+	w := New(nil, status.NewTracker(rdb, ks), rdb, pub, nil, "checker-test", nil, testenv.Discard())
 	w.now = func() time.Time { return now }
 	hb := heartbeat.New(rdb, ks)
 	for i, tt := range tests {
@@ -75,7 +75,7 @@ func TestCheckHeartbeatReturnsARedisErrorInsteadOfAFailure(t *testing.T) {
 	t.Parallel()
 	rdb, ks := testenv.Redis(t)
 	pub := stream.NewPublisher(rdb, ks, stream.DefaultMaxLen())
-	w := New(nil, status.NewTracker(rdb, ks), rdb, pub, nil, "checker-test", testenv.Discard())
+	w := New(nil, status.NewTracker(rdb, ks), rdb, pub, nil, "checker-test", nil, testenv.Discard())
 	require.NoError(t, rdb.Set(t.Context(), heartbeat.New(rdb, ks).Key("m1"), "not-a-time", 0).Err())
 	_, err := w.checkHeartbeat(t.Context(), Job{Req: &eventsv1.CheckRequested{
 		MonitorId: "m1", Type: eventsv1.MonitorType_MONITOR_TYPE_HEARTBEAT, HeartbeatIntervalSeconds: 60,

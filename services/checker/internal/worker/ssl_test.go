@@ -34,7 +34,7 @@ func newSSLFixture(t *testing.T, ca *testenv.CA) fixture {
 	cfg := probe.DefaultConfig()
 	cfg.MaxRetries, cfg.AttemptTimeout, cfg.RootCAs = 0, 2*time.Second, ca.Pool()
 	prober := probe.New(cfg, netguard.New(allow), prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
-	f.w = worker.New(prober, status.NewTracker(f.rdb, f.ks), f.rdb, f.pub, f.box, "checker-test", slog.New(slog.DiscardHandler))
+	f.w = worker.New(prober, status.NewTracker(f.rdb, f.ks), f.rdb, f.pub, f.box, "checker-test", nil, slog.New(slog.DiscardHandler))
 	return f
 }
 

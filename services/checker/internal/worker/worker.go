@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -51,14 +53,20 @@ type Worker struct {
 	instance string
 	logger   *slog.Logger
 	now      func() time.Time
+	expired  prometheus.Counter
 }
 
 // New returns a worker; secrets opens the jobs' sealed headers and body,
-// instance names this process in results.
-func New(prober Prober, tracker *status.Tracker, rdb redis.UniversalClient, pub *stream.Publisher, secrets *secretbox.Box, instance string, logger *slog.Logger) *Worker {
+// instance names this process in results. Its metrics go to reg (none when
+// nil).
+func New(prober Prober, tracker *status.Tracker, rdb redis.UniversalClient, pub *stream.Publisher, secrets *secretbox.Box, instance string, reg prometheus.Registerer, logger *slog.Logger) *Worker {
 	return &Worker{
 		prober: prober, secrets: secrets, tracker: tracker, rdb: rdb, pub: pub, ks: pub.Keyspace(),
 		instance: instance, logger: logger.With("component", "check_worker"), now: time.Now,
+		expired: promauto.With(reg).NewCounter(prometheus.CounterOpts{
+			Name: "uptime_checker_jobs_expired_total",
+			Help: "Check jobs dropped unchecked because their monitor's next slot had come before a checker started them.",
+		}),
 	}
 }
 
@@ -214,6 +222,9 @@ func (w *Worker) Handle(ctx context.Context, msg stream.Message) error {
 		return err
 	}
 	started := w.now()
+	if !started.Before(job.Deadline) {
+		return w.expire(ctx, msg.ID, job)
+	}
 	// One check function per monitor type; each returns a result (a
 	// failed check is a result, not an error), so that every type goes
 	// through the same status, publish and incident path. Only a failure
@@ -330,6 +341,41 @@ func (w *Worker) publish(ctx context.Context, entryID string, job Job, res probe
 	if err != nil {
 		return fmt.Errorf("publish result of %s: %w", job.Req.GetJobId(), err)
 	}
+	return nil
+}
+
+// expireScript acks a job and releases the monitor's in-flight lease if it
+// is still this job's: the tail of publishScript, without a result.
+//
+// KEYS: 1 jobs, 2 in-flight set. ARGV: 1 group, 2 job entry id, 3 monitor
+// id, 4 lease ms.
+var expireScript = redis.NewScript(`
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+local lease = redis.call('ZSCORE', KEYS[2], ARGV[3])
+if lease and tonumber(lease) <= tonumber(ARGV[4]) then
+  redis.call('ZREM', KEYS[2], ARGV[3])
+end
+return 1
+`)
+
+// expire drops a job whose deadline, its monitor's next slot, has passed
+// before any check started: the checkers were saturated, or the job was
+// reclaimed from a dead checker after its lease. Its slot is stale, as a
+// slot missed in an outage is (DESIGN section 5: skipped, not replayed), so
+// it records no result; a check that could not even start says nothing of
+// the target, and recording it as a failure would take healthy monitors
+// DOWN exactly when the checkers are short of capacity.
+func (w *Worker) expire(ctx context.Context, entryID string, job Job) error {
+	err := expireScript.Run(ctx, w.rdb, []string{w.ks.Key(stream.Jobs), w.ks.Key("sched:inflight")},
+		Group, entryID, job.Req.GetMonitorId(), job.Deadline.UnixMilli()).Err()
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("drop expired job %s: %w", job.Req.GetJobId(), err)
+	}
+	w.expired.Inc()
+	w.logger.DebugContext(ctx, "job_expired", "job_id", job.Req.GetJobId(), "deadline", job.Deadline)
 	return nil
 }
 

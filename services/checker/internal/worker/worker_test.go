@@ -88,7 +88,7 @@ func newFixture(t *testing.T) fixture {
 	t.Cleanup(prober.CloseIdleConnections)
 	pub := stream.NewPublisher(rdb, ks, stream.DefaultMaxLen())
 	box := secretbox.New(randomKey(t))
-	w := worker.New(prober, status.NewTracker(rdb, ks), rdb, pub, box, "checker-test", logger)
+	w := worker.New(prober, status.NewTracker(rdb, ks), rdb, pub, box, "checker-test", nil, logger)
 	require.NoError(t, stream.EnsureGroup(t.Context(), rdb, ks.Key(stream.Jobs), worker.Group, "0"))
 	return fixture{rdb: rdb, ks: ks, pub: pub, w: w, box: box, logs: logs}
 }
@@ -213,4 +213,38 @@ func TestAnInterruptedCheckLeavesTheJobPending(t *testing.T) {
 	defer cancel()
 	require.Error(t, f.w.Handle(ctx, msg))
 	assert.Empty(t, f.entries(t, stream.Results), "no false failure is recorded")
+}
+
+// TestAJobPastItsDeadlineIsDroppedUnchecked: a job read after its
+// monitor's next slot (checkers saturated, or reclaimed from a dead checker
+// after its lease) sends no request and records no result, so it cannot
+// take a healthy monitor DOWN; it is acked and its lease released, and the
+// drop is counted.
+func TestAJobPastItsDeadlineIsDroppedUnchecked(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	reg := prometheus.NewRegistry()
+	w := worker.New(nil, status.NewTracker(f.rdb, f.ks), f.rdb, f.pub, f.box, "checker-test", reg, testenv.Discard())
+	var hits atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(target.Close)
+
+	// The lease (slot + 1 min) ended a minute ago.
+	stale := f.job(t, "m-stale", target.URL, time.Now().Add(-2*time.Minute))
+	require.NoError(t, w.Handle(t.Context(), stale))
+
+	assert.Zero(t, hits.Load(), "no request was sent")
+	assert.Empty(t, f.entries(t, stream.Results), "no result is recorded")
+	assert.Empty(t, f.entries(t, stream.Events), "no status changes")
+	pending, err := f.rdb.XPending(t.Context(), f.ks.Key(stream.Jobs), worker.Group).Result()
+	require.NoError(t, err)
+	assert.Zero(t, pending.Count, "the job is acked")
+	inflight, err := f.rdb.ZCard(t.Context(), f.ks.Key("sched:inflight")).Result()
+	require.NoError(t, err)
+	assert.Zero(t, inflight, "its lease is released")
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	require.Len(t, families, 1)
+	assert.Equal(t, "uptime_checker_jobs_expired_total", families[0].GetName())
+	assert.InDelta(t, 1, families[0].GetMetric()[0].GetCounter().GetValue(), 0)
 }

@@ -281,14 +281,18 @@ func (r *Reconciler) sameJob(tpl string, spec *eventsv1.MonitorSpec) bool {
 	return proto.Equal(normalized(stored), normalized(want))
 }
 
-// normalized orders a job's headers: their order comes from a JSON object
-// and means nothing.
+// normalized leaves out what a job may differ in without being stale: the
+// order of its headers (they come from a JSON object) and the last
+// heartbeat time, which changes with every ping and is only the checkers'
+// fallback for a Redis that lost its own (a template is rewritten, with the
+// current time, when it is missing or the monitor changes).
 func normalized(job *eventsv1.CheckRequested) *eventsv1.CheckRequested {
-	if len(job.GetRequest().GetHeaders()) < 2 {
+	if len(job.GetRequest().GetHeaders()) < 2 && job.GetHeartbeatLastReceivedAt() == nil {
 		return job
 	}
 	c, _ := proto.Clone(job).(*eventsv1.CheckRequested)
 	sortHeaders(c.GetRequest().GetHeaders())
+	c.HeartbeatLastReceivedAt = nil
 	return c
 }
 

@@ -257,6 +257,41 @@ func TestReconcileMapsARowAsTheAPIDoes(t *testing.T) {
 	assert.Equal(t, "Europe/Madrid", w.GetTimeZone())
 }
 
+// TestAWipedScheduleGetsTheLastHeartbeatFromPostgres: a HEARTBEAT
+// monitor's template carries its last ping as stored in PostgreSQL, the
+// checkers' fallback when Redis lost its own record, so a Redis restored
+// by the reconciler does not take a pinged monitor DOWN. A ping alone
+// (no other change) does not make every reconcile rewrite the template.
+func TestAWipedScheduleGetsTheLastHeartbeatFromPostgres(t *testing.T) {
+	t.Parallel()
+	f := newDBFixture(t)
+	id := f.monitor(t, 300, true, "")
+	pinged := time.Date(2026, 12, 4, 9, 30, 0, 0, time.UTC)
+	_, err := f.db.Pool.Exec(t.Context(), `UPDATE monitors SET monitor_type = 'HEARTBEAT', heartbeat_interval_seconds = 300,
+		heartbeat_last_received_at = $2 WHERE id = $1`, id, pinged)
+	require.NoError(t, err)
+	rec := f.reconciler(schedule.ReconcilerConfig{})
+	_, err = rec.Reconcile(t.Context())
+	require.NoError(t, err)
+	e, err := f.sched.Get(t.Context(), id)
+	require.NoError(t, err)
+	require.NotNil(t, e.Job.GetHeartbeatLastReceivedAt())
+	assert.Equal(t, pinged, e.Job.GetHeartbeatLastReceivedAt().AsTime())
+
+	_, err = f.db.Pool.Exec(t.Context(), `UPDATE monitors SET heartbeat_last_received_at = $2 WHERE id = $1`, id, pinged.Add(5*time.Minute))
+	require.NoError(t, err)
+	res, err := rec.Reconcile(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, schedule.Result{}, res, "a newer ping alone is no drift")
+
+	f.wipe(t)
+	_, err = rec.Reconcile(t.Context())
+	require.NoError(t, err)
+	e, err = f.sched.Get(t.Context(), id)
+	require.NoError(t, err)
+	assert.Equal(t, pinged.Add(5*time.Minute), e.Job.GetHeartbeatLastReceivedAt().AsTime(), "the restored template has the latest ping")
+}
+
 // blockingSource holds a reconcile inside its first read until released.
 type blockingSource struct {
 	entered chan struct{}

@@ -33,7 +33,7 @@ func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
 
 const monitorColumns = `id::text, user_id::text, name, url, frequency, is_active, monitor_type, config,
 	sealed_secrets, failure_threshold, success_threshold, heartbeat_interval_seconds,
-	heartbeat_grace_seconds, updated_at, maintenance_until,
+	heartbeat_grace_seconds, heartbeat_last_received_at, updated_at, maintenance_until,
 	(SELECT coalesce(json_agg(json_build_object('daysOfWeek', w.days_of_week, 'startMinute', w.start_minute,
 	        'durationMinutes', w.duration_minutes, 'timezone', w.timezone) ORDER BY w.created_at, w.id), '[]')
 	 FROM maintenance_windows w WHERE w.monitor_id = monitors.id AND w.enabled)`
@@ -69,7 +69,7 @@ func (p *Postgres) ActiveMonitors(ctx context.Context, after string, limit int) 
 		)
 		if err := rows.Scan(&m.ID, &m.UserID, &m.Name, &m.URL, &m.Frequency, &m.IsActive, &m.MonitorType,
 			&m.Config, &m.SealedSecrets, &m.FailureThreshold, &m.SuccessThreshold,
-			&m.HeartbeatIntervalSeconds, &m.HeartbeatGraceSeconds, &m.UpdatedAt, &m.MaintenanceUntil,
+			&m.HeartbeatIntervalSeconds, &m.HeartbeatGraceSeconds, &m.HeartbeatLastReceivedAt, &m.UpdatedAt, &m.MaintenanceUntil,
 			&windows); err != nil {
 			return nil, fmt.Errorf("read active monitors after %q: %w", after, err)
 		}
@@ -113,7 +113,9 @@ type MonitorRow struct {
 	SuccessThreshold         int32
 	HeartbeatIntervalSeconds *int32
 	HeartbeatGraceSeconds    *int32
-	UpdatedAt                time.Time
+	// HeartbeatLastReceivedAt is the last ping as stored in PostgreSQL.
+	HeartbeatLastReceivedAt *time.Time
+	UpdatedAt               time.Time
 	// MaintenanceUntil ends a one-off maintenance; nil means none.
 	MaintenanceUntil *time.Time
 	// MaintenanceWindows are the monitor's enabled recurring windows.
@@ -182,6 +184,9 @@ func (m MonitorRow) Spec() (*eventsv1.MonitorSpec, error) {
 	}
 	if m.HeartbeatGraceSeconds != nil {
 		spec.HeartbeatGraceSeconds = *m.HeartbeatGraceSeconds
+	}
+	if m.HeartbeatLastReceivedAt != nil {
+		spec.HeartbeatLastReceivedAt = timestamppb.New(*m.HeartbeatLastReceivedAt)
 	}
 	if h := cfg.HTTP; h != nil {
 		r := spec.Request

@@ -44,6 +44,7 @@ func Job(spec *eventsv1.MonitorSpec) (*eventsv1.CheckRequested, error) {
 		HeartbeatGraceSeconds:    spec.GetHeartbeatGraceSeconds(),
 		MaintenanceUntil:         spec.GetMaintenanceUntil(),
 		MaintenanceWindows:       spec.GetMaintenanceWindows(),
+		HeartbeatLastReceivedAt:  spec.GetHeartbeatLastReceivedAt(),
 	}, nil
 }
 

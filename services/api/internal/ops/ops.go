@@ -82,6 +82,7 @@ func Spec(m store.Monitor) (*eventsv1.MonitorSpec, error) {
 		UpdatedAt:        m.UpdatedAt,
 	}
 	row.MaintenanceUntil = m.MaintenanceUntil
+	row.HeartbeatLastReceivedAt = m.HeartbeatLastReceivedAt
 	for _, w := range m.MaintenanceWindows {
 		if w.Enabled {
 			row.MaintenanceWindows = append(row.MaintenanceWindows, w.Window)

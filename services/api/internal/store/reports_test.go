@@ -175,13 +175,30 @@ func TestReportsUserSummary(t *testing.T) {
 	f.incident(india.ID, rptResolved(now.Add(-25*rptHour), 2*rptHour)) // ended 23 h ago
 	zulu := f.monitor(other, rptMonitor{name: "Zulu", status: store.StatusDown})
 	f.incident(zulu.ID, rptIncident{start: now.Add(-rptHour)})
+	// In maintenance now (shown MAINTENANCE, so in no bucket): Kilo until
+	// an hour from now, Lima in a weekly window open 11:00-13:00 UTC today.
+	// Not in maintenance: Mike's ended an hour ago, November's window is on
+	// another day and its window open now is disabled.
+	kilo := f.monitor(u, rptMonitor{name: "Kilo", status: store.StatusUp})
+	f.exec(`UPDATE monitors SET maintenance_until = $2 WHERE id = $1`, kilo.ID, now.Add(rptHour))
+	lima := f.monitor(u, rptMonitor{name: "Lima", status: store.StatusPending})
+	window := func(id string, day time.Weekday, enabled bool) {
+		f.exec(`INSERT INTO maintenance_windows (monitor_id, days_of_week, start_minute, duration_minutes, timezone, enabled)
+			VALUES ($1, $2, 660, 120, 'UTC', $3)`, id, []int32{int32(day)}, enabled)
+	}
+	window(lima.ID, now.Weekday(), true)
+	mike := f.monitor(u, rptMonitor{name: "Mike", status: store.StatusUp})
+	f.exec(`UPDATE monitors SET maintenance_until = $2 WHERE id = $1`, mike.ID, now.Add(-rptHour))
+	november := f.monitor(u, rptMonitor{name: "November", status: store.StatusUp})
+	window(november.ID, (now.Weekday()+3)%7, true)
+	window(november.ID, now.Weekday(), false)
 
 	t.Run("counts active monitors by status and lists those down now or within 24 h", func(t *testing.T) {
 		got, err := reports.UserSummary(t.Context(), u)
 		require.NoError(t, err)
 		assert.Equal(t, store.UserSummary{
-			TotalMonitors: 8, // MAINTENANCE counts in the total only; Foxtrot is inactive
-			Up:            4,
+			TotalMonitors: 12, // MAINTENANCE (Golf, Kilo, Lima) counts in the total only; Foxtrot is inactive
+			Up:            6,
 			Down:          2,
 			Pending:       1,
 			DownLast24h: []store.DownMonitor{

@@ -67,24 +67,44 @@ func (w Window) Contains(at time.Time) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("window time zone %q: %w", w.TimeZone, ErrUnknownTimeZone)
 	}
-	local := at.In(loc)
+	y, m, d := at.In(loc).Date()
 	// An occurrence that covers at opened at most DurationMinutes ago:
 	// look at the openings of today and of as many days back as it spans.
+	// Days are counted on the calendar, not by moving a wall time back
+	// (which a DST change at midnight could shift into another day).
 	back := w.DurationMinutes/MinutesPerDay + 1
 	for i := 0; i <= back; i++ {
-		day := local.AddDate(0, 0, -i)
-		if !w.opensOn(day.Weekday()) {
+		if !w.opensOn(time.Date(y, m, d-i, 12, 0, 0, 0, time.UTC).Weekday()) {
 			continue
 		}
-		// time.Date normalises the minute count and resolves a start
-		// falling into a DST gap to a real instant.
-		open := time.Date(day.Year(), day.Month(), day.Day(), 0, w.StartMinute, 0, 0, loc)
+		// time.Date normalises the day and minute counts and resolves a
+		// start falling into a DST gap to a real instant.
+		open := laterIfRepeated(time.Date(y, m, d-i, 0, w.StartMinute, 0, 0, loc))
 		end := open.Add(time.Duration(w.DurationMinutes) * time.Minute)
 		if !at.Before(open) && at.Before(end) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// laterIfRepeated returns the later of the two instants that show t's wall
+// time when clocks go back just after t (the wall time happens twice), and
+// t otherwise. It is how PostgreSQL resolves such a local time, so the SQL
+// rule of migration 00008 (maintenance_window_contains) and this one agree;
+// time.Date leaves the choice unspecified. Clocks go back by at most two
+// hours anywhere.
+func laterIfRepeated(t time.Time) time.Time {
+	_, before := t.Zone()
+	_, after := t.Add(2 * time.Hour).Zone()
+	if after >= before {
+		return t
+	}
+	later := t.Add(time.Duration(before-after) * time.Second)
+	if later.Format(time.DateTime) == t.Format(time.DateTime) {
+		return later
+	}
+	return t
 }
 
 func (w Window) opensOn(d time.Weekday) bool {

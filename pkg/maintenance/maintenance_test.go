@@ -28,6 +28,16 @@ func TestWindowContains(t *testing.T) {
 		{"a Saturday 23:00 window of 3 hours covers Sunday 01:00", Window{Days: []int{6}, StartMinute: 23 * 60, DurationMinutes: 180, TimeZone: "UTC"}, sunday(1, 0, time.UTC), true},
 		{"a week-long window covers every instant", Window{Days: []int{1}, StartMinute: 0, DurationMinutes: MaxDurationMinutes, TimeZone: "UTC"}, sunday(23, 59, time.UTC), true},
 		{"an empty zone means UTC", Window{Days: []int{0}, StartMinute: 0, DurationMinutes: 60}, sunday(0, 30, time.UTC), true},
+		// Santiago's clocks skip 6 Sep 2026 00:00-01:00: a day back from
+		// 7 Sep 00:11 is still Sunday 6 Sep, not a Saturday.
+		{"a day back across a midnight DST gap is the calendar's day before", Window{Days: []int{0}, StartMinute: 883, DurationMinutes: 3000, TimeZone: "America/Santiago"},
+			time.Date(2026, 9, 7, 3, 11, 0, 0, time.UTC), true},
+		// Santiago's clocks go back on 5 Apr 2026 00:00 to 4 Apr 23:00: 23:55
+		// happens at 02:55 and at 03:55 UTC; the window opens at the later.
+		{"a repeated opening time opens at its later instant", Window{Days: []int{6}, StartMinute: 1435, DurationMinutes: 60, TimeZone: "America/Santiago"},
+			time.Date(2026, 4, 5, 3, 6, 0, 0, time.UTC), false},
+		{"and lasts its duration from there", Window{Days: []int{6}, StartMinute: 1435, DurationMinutes: 60, TimeZone: "America/Santiago"},
+			time.Date(2026, 4, 5, 4, 30, 0, 0, time.UTC), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,17 +31,17 @@ type Postgres struct {
 // NewPostgres returns the PostgreSQL source.
 func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
 
-// EnabledWindowsJSON is a SQL expression, over a row of table monitors
+// enabledWindowsJSON is a SQL expression, over a row of table monitors
 // (unaliased), for the monitor's enabled maintenance windows as a JSON
 // array that decodes into []maintenance.Window ("[]" without any).
-const EnabledWindowsJSON = `(SELECT coalesce(json_agg(json_build_object('daysOfWeek', w.days_of_week,
+const enabledWindowsJSON = `(SELECT coalesce(json_agg(json_build_object('daysOfWeek', w.days_of_week,
 	        'startMinute', w.start_minute, 'durationMinutes', w.duration_minutes, 'timezone', w.timezone)
 	        ORDER BY w.created_at, w.id), '[]')
 	 FROM maintenance_windows w WHERE w.monitor_id = monitors.id AND w.enabled)`
 
 const monitorColumns = `id::text, user_id::text, name, url, frequency, is_active, monitor_type, config,
 	sealed_secrets, failure_threshold, success_threshold, heartbeat_interval_seconds,
-	heartbeat_grace_seconds, heartbeat_last_received_at, updated_at, maintenance_until, ` + EnabledWindowsJSON
+	heartbeat_grace_seconds, heartbeat_last_received_at, updated_at, maintenance_until, ` + enabledWindowsJSON
 
 // Two statements rather than "$1 IS NULL OR id > $1", which keeps a
 // generic plan from scanning the primary key from its start on every page.

@@ -710,3 +710,45 @@ func patchBody(method string) any {
 
 // rfc3339Z matches an ISO-8601 UTC timestamp as the api writes it.
 var rfc3339Z = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$`)
+
+// TestListMonitorsFiltersAndSortsMaintenanceAsShown: a monitor in
+// maintenance (one-off, or a weekly window open now) is listed with status
+// MAINTENANCE, so status=MAINTENANCE finds it, status=UP or DOWN does not,
+// and the status sorts place it with the other statuses.
+func TestListMonitorsFiltersAndSortsMaintenanceAsShown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	userID, tok := h.user("maint-list@example.com", store.RoleUser)
+	up := h.monitor(userID, "Up", "https://example.com/up", "status = 'UP'", "created_at = now() - interval '4 minutes'")
+	oneOff := h.monitor(userID, "One-off", "https://example.com/one-off", "status = 'UP'",
+		"maintenance_until = now() + interval '1 hour'", "created_at = now() - interval '3 minutes'")
+	windowed := h.monitor(userID, "Windowed", "https://example.com/windowed", "status = 'DOWN'", "created_at = now() - interval '2 minutes'")
+	// A window opened half an hour ago, in UTC, for two hours.
+	opened := time.Now().UTC().Add(-30 * time.Minute)
+	_, err := h.db.Pool.Exec(t.Context(), `INSERT INTO maintenance_windows (monitor_id, days_of_week, start_minute, duration_minutes, timezone)
+		VALUES ($1, $2, $3, 120, 'UTC')`, windowed, []int32{int32(opened.Weekday())}, opened.Hour()*60+opened.Minute())
+	require.NoError(t, err)
+	ended := h.monitor(userID, "Ended", "https://example.com/ended", "status = 'DOWN'",
+		"maintenance_until = now() - interval '1 hour'", "created_at = now() - interval '1 minute'")
+
+	list := func(query string) ([]string, []string) {
+		r := h.request(http.MethodGet, "/api/v1/uptime?limit=100&"+query, tok, nil)
+		require.Equal(t, http.StatusOK, r.code, string(r.body))
+		var ids, statuses []string
+		for _, m := range decode[listPage[map[string]any]](t, r.body).Data {
+			ids = append(ids, m["id"].(string))
+			statuses = append(statuses, m["status"].(string))
+		}
+		return ids, statuses
+	}
+	ids, statuses := list("status=MAINTENANCE")
+	assert.ElementsMatch(t, []string{oneOff, windowed}, ids)
+	assert.Equal(t, []string{"MAINTENANCE", "MAINTENANCE"}, statuses)
+	ids, _ = list("status=UP")
+	assert.Equal(t, []string{up}, ids)
+	ids, _ = list("status=DOWN")
+	assert.Equal(t, []string{ended}, ids)
+	ids, statuses = list("sortBy=status_down")
+	assert.Equal(t, []string{ended, up, windowed, oneOff}, ids, "DOWN, UP, then the rest, newest first")
+	assert.Equal(t, []string{"DOWN", "UP", "MAINTENANCE", "MAINTENANCE"}, statuses)
+}

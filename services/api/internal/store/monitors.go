@@ -54,6 +54,18 @@ func EscapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
+// inMaintenance is a SQL condition on a monitors row: in maintenance at at
+// (an SQL expression), by its one-off end or one of its enabled windows
+// (maintenance_window_monitors, migration 00008, the SQL twin of
+// Monitor.InMaintenance; evaluated once per query).
+func inMaintenance(at string) string {
+	return "(coalesce(monitors.maintenance_until > " + at + ", false) OR monitors.id IN (SELECT maintenance_window_monitors(" + at + ")))"
+}
+
+// effectiveStatus is a monitor's status as the api shows it: MAINTENANCE
+// while a maintenance is on, else the stored status.
+var effectiveStatus = "CASE WHEN " + inMaintenance("now()") + " THEN 'MAINTENANCE' ELSE monitors.status END"
+
 // orderBy sorts the whole result, so status sorts are not page-local.
 func orderBy(sortBy string) string {
 	switch sortBy {
@@ -64,9 +76,9 @@ func orderBy(sortBy string) string {
 	case SortNameDesc:
 		return "lower(monitors.name) DESC, monitors.created_at DESC, monitors.id"
 	case SortStatusDown:
-		return "CASE monitors.status WHEN 'DOWN' THEN 0 WHEN 'UP' THEN 1 ELSE 2 END, monitors.created_at DESC, monitors.id"
+		return "CASE " + effectiveStatus + " WHEN 'DOWN' THEN 0 WHEN 'UP' THEN 1 ELSE 2 END, monitors.created_at DESC, monitors.id"
 	case SortStatusUp:
-		return "CASE monitors.status WHEN 'UP' THEN 0 WHEN 'DOWN' THEN 1 ELSE 2 END, monitors.created_at DESC, monitors.id"
+		return "CASE " + effectiveStatus + " WHEN 'UP' THEN 0 WHEN 'DOWN' THEN 1 ELSE 2 END, monitors.created_at DESC, monitors.id"
 	default:
 		return "monitors.created_at DESC, monitors.id"
 	}
@@ -82,7 +94,7 @@ func (m *Monitors) List(ctx context.Context, q MonitorQuery) ([]Monitor, int64, 
 		tx = tx.Where("monitors.user_id IN (SELECT id FROM users WHERE email = ?)", strings.ToLower(q.OwnerEmail))
 	}
 	if q.Status != "" {
-		tx = tx.Where("monitors.status = ?", q.Status)
+		tx = tx.Where(effectiveStatus+" = ?", q.Status)
 	}
 	if !q.IncludeInactive {
 		tx = tx.Where("monitors.is_active")

@@ -2,16 +2,13 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/servercheck/uptime/pkg/maintenance"
 	"github.com/servercheck/uptime/pkg/postgres"
-	"github.com/servercheck/uptime/pkg/schedule"
 )
 
 // DefaultRawRetention is how long raw ping logs are kept when the operator
@@ -94,42 +91,14 @@ func (r *Reports) UserSummary(ctx context.Context, userID string) (UserSummary, 
 	s := UserSummary{DownLast24h: []DownMonitor{}}
 
 	b := &pgx.Batch{}
-	// A one-off maintenance is judged here; recurring windows (weekly, in
-	// their own time zones) by the second query and maintenance.Active, the
-	// rule the checker and monitorView apply.
 	b.Queue(`
 SELECT count(*),
        count(*) FILTER (WHERE status = 'UP' AND NOT in_maintenance),
        count(*) FILTER (WHERE status = 'DOWN' AND NOT in_maintenance),
        count(*) FILTER (WHERE status = 'PENDING' AND NOT in_maintenance)
-FROM (SELECT status, coalesce(maintenance_until > @now, false) AS in_maintenance
+FROM (SELECT status, `+inMaintenance("@now")+` AS in_maintenance
       FROM monitors WHERE user_id = @user AND is_active) m`, args).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&s.TotalMonitors, &s.Up, &s.Down, &s.Pending)
-	})
-	type statusWindows struct {
-		status  string
-		windows []maintenance.Window
-	}
-	var windowed []statusWindows
-	b.Queue(`
-SELECT status, `+schedule.EnabledWindowsJSON+`
-FROM monitors
-WHERE user_id = @user AND is_active AND NOT coalesce(maintenance_until > @now, false)
-  AND status IN ('UP', 'DOWN', 'PENDING')
-  AND EXISTS (SELECT 1 FROM maintenance_windows w WHERE w.monitor_id = monitors.id AND w.enabled)`, args).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var status string
-			var raw []byte
-			if err := rows.Scan(&status, &raw); err != nil {
-				return err
-			}
-			var ws []maintenance.Window
-			if err := json.Unmarshal(raw, &ws); err != nil {
-				return fmt.Errorf("decode maintenance windows: %w", err)
-			}
-			windowed = append(windowed, statusWindows{status, ws})
-		}
-		return rows.Err()
 	})
 	b.Queue(`
 SELECT m.id::text, m.name, m.url, m.last_check
@@ -151,12 +120,6 @@ ORDER BY m.status = 'DOWN' DESC, lower(m.name), m.id`, args).Query(func(rows pgx
 	})
 	if err := r.db.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return UserSummary{}, fmt.Errorf("user summary for %s: %w", userID, err)
-	}
-	buckets := map[string]*int64{StatusUp: &s.Up, StatusDown: &s.Down, StatusPending: &s.Pending}
-	for _, m := range windowed {
-		if maintenance.Active(now, nil, m.windows) {
-			*buckets[m.status]--
-		}
 	}
 	s.DownLast24hCount = len(s.DownLast24h)
 	s.HasDowntimeLast24h = s.DownLast24hCount > 0

@@ -22,7 +22,7 @@ import (
 func TestSQLMaintenanceWindowsMatchGo(t *testing.T) {
 	t.Parallel()
 	db := testenv.Postgres(t)
-	rng := rand.New(rand.NewPCG(4, 12)) //nolint:gosec // reproducible cases, not secrets
+	rng := rand.New(rand.NewPCG(4, 12))
 	zones := []string{"", "UTC", "Europe/Madrid", "America/New_York", "Australia/Lord_Howe", "America/Santiago", "Asia/Kolkata", "Pacific/Chatham"}
 	// Around the transitions: Europe 29 Mar / 25 Oct, US 8 Mar / 1 Nov,
 	// Lord Howe 5 Apr / 4 Oct, Santiago 5 Apr / 6 Sep 2026.
@@ -48,7 +48,7 @@ func TestSQLMaintenanceWindowsMatchGo(t *testing.T) {
 		var days []int32
 		for d := range 7 {
 			if rng.IntN(3) == 0 || (d == i%7) {
-				days = append(days, int32(d)) //nolint:gosec // 0..6
+				days = append(days, int32(d))
 			}
 		}
 		start := rng.IntN(1440)

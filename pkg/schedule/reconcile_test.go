@@ -277,6 +277,10 @@ func TestAWipedScheduleGetsTheLastHeartbeatFromPostgres(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, e.Job.GetHeartbeatLastReceivedAt())
 	assert.Equal(t, pinged, e.Job.GetHeartbeatLastReceivedAt().AsTime())
+	var created time.Time
+	require.NoError(t, f.db.Pool.QueryRow(t.Context(), `SELECT created_at FROM monitors WHERE id = $1`, id).Scan(&created))
+	require.NotNil(t, e.Job.GetHeartbeatExpectedSince(), "a HEARTBEAT job expects pings from its creation")
+	assert.True(t, created.Equal(e.Job.GetHeartbeatExpectedSince().AsTime()))
 
 	_, err = f.db.Pool.Exec(t.Context(), `UPDATE monitors SET heartbeat_last_received_at = $2 WHERE id = $1`, id, pinged.Add(5*time.Minute))
 	require.NoError(t, err)

@@ -41,7 +41,7 @@ const enabledWindowsJSON = `(SELECT coalesce(json_agg(json_build_object('daysOfW
 
 const monitorColumns = `id::text, user_id::text, name, url, frequency, is_active, monitor_type, config,
 	sealed_secrets, failure_threshold, success_threshold, heartbeat_interval_seconds,
-	heartbeat_grace_seconds, heartbeat_last_received_at, updated_at, maintenance_until, ` + enabledWindowsJSON
+	heartbeat_grace_seconds, heartbeat_last_received_at, created_at, updated_at, maintenance_until, ` + enabledWindowsJSON
 
 // Two statements rather than "$1 IS NULL OR id > $1", which keeps a
 // generic plan from scanning the primary key from its start on every page.
@@ -74,7 +74,7 @@ func (p *Postgres) ActiveMonitors(ctx context.Context, after string, limit int) 
 		)
 		if err := rows.Scan(&m.ID, &m.UserID, &m.Name, &m.URL, &m.Frequency, &m.IsActive, &m.MonitorType,
 			&m.Config, &m.SealedSecrets, &m.FailureThreshold, &m.SuccessThreshold,
-			&m.HeartbeatIntervalSeconds, &m.HeartbeatGraceSeconds, &m.HeartbeatLastReceivedAt, &m.UpdatedAt, &m.MaintenanceUntil,
+			&m.HeartbeatIntervalSeconds, &m.HeartbeatGraceSeconds, &m.HeartbeatLastReceivedAt, &m.CreatedAt, &m.UpdatedAt, &m.MaintenanceUntil,
 			&windows); err != nil {
 			return nil, fmt.Errorf("read active monitors after %q: %w", after, err)
 		}
@@ -120,6 +120,7 @@ type MonitorRow struct {
 	HeartbeatGraceSeconds    *int32
 	// HeartbeatLastReceivedAt is the last ping as stored in PostgreSQL.
 	HeartbeatLastReceivedAt *time.Time
+	CreatedAt               time.Time
 	UpdatedAt               time.Time
 	// MaintenanceUntil ends a one-off maintenance; nil means none.
 	MaintenanceUntil *time.Time
@@ -192,6 +193,9 @@ func (m MonitorRow) Spec() (*eventsv1.MonitorSpec, error) {
 	}
 	if m.HeartbeatLastReceivedAt != nil {
 		spec.HeartbeatLastReceivedAt = timestamppb.New(*m.HeartbeatLastReceivedAt)
+	}
+	if !m.CreatedAt.IsZero() {
+		spec.CreatedAt = timestamppb.New(m.CreatedAt)
 	}
 	if h := cfg.HTTP; h != nil {
 		r := spec.Request

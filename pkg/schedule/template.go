@@ -31,7 +31,7 @@ func Job(spec *eventsv1.MonitorSpec) (*eventsv1.CheckRequested, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeoutMs
 	}
-	return &eventsv1.CheckRequested{
+	job := &eventsv1.CheckRequested{
 		MonitorId:                spec.GetId(),
 		Type:                     spec.GetType(),
 		Url:                      spec.GetUrl(),
@@ -45,7 +45,11 @@ func Job(spec *eventsv1.MonitorSpec) (*eventsv1.CheckRequested, error) {
 		MaintenanceUntil:         spec.GetMaintenanceUntil(),
 		MaintenanceWindows:       spec.GetMaintenanceWindows(),
 		HeartbeatLastReceivedAt:  spec.GetHeartbeatLastReceivedAt(),
-	}, nil
+	}
+	if spec.GetType() == eventsv1.MonitorType_MONITOR_TYPE_HEARTBEAT {
+		job.HeartbeatExpectedSince = spec.GetCreatedAt()
+	}
+	return job, nil
 }
 
 // Template returns the encoded job template of spec: an Envelope holding

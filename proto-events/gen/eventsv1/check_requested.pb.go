@@ -64,8 +64,12 @@ type CheckRequested struct {
 	MaintenanceUntil *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=maintenance_until,json=maintenanceUntil,proto3" json:"maintenance_until,omitempty"`
 	// Recurring maintenance windows (see MonitorSpec.maintenance_windows).
 	MaintenanceWindows []*MaintenanceWindow `protobuf:"bytes,16,rep,name=maintenance_windows,json=maintenanceWindows,proto3" json:"maintenance_windows,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Since when the monitor has expected heartbeats: its creation. A
+	// HEARTBEAT monitor not pinged since then is not judged until interval +
+	// grace after it.
+	HeartbeatExpectedSince *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=heartbeat_expected_since,json=heartbeatExpectedSince,proto3" json:"heartbeat_expected_since,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *CheckRequested) Reset() {
@@ -210,11 +214,18 @@ func (x *CheckRequested) GetMaintenanceWindows() []*MaintenanceWindow {
 	return nil
 }
 
+func (x *CheckRequested) GetHeartbeatExpectedSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.HeartbeatExpectedSince
+	}
+	return nil
+}
+
 var File_servercheck_events_v1_check_requested_proto protoreflect.FileDescriptor
 
 const file_servercheck_events_v1_check_requested_proto_rawDesc = "" +
 	"\n" +
-	"+servercheck/events/v1/check_requested.proto\x12\x15servercheck.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#servercheck/events/v1/monitor.proto\"\xe0\x06\n" +
+	"+servercheck/events/v1/check_requested.proto\x12\x15servercheck.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#servercheck/events/v1/monitor.proto\"\xb6\a\n" +
 	"\x0eCheckRequested\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1d\n" +
 	"\n" +
@@ -234,7 +245,8 @@ const file_servercheck_events_v1_check_requested_proto_rawDesc = "" +
 	"\x1aheartbeat_interval_seconds\x18\r \x01(\x05R\x18heartbeatIntervalSeconds\x126\n" +
 	"\x17heartbeat_grace_seconds\x18\x0e \x01(\x05R\x15heartbeatGraceSeconds\x12G\n" +
 	"\x11maintenance_until\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\x10maintenanceUntil\x12Y\n" +
-	"\x13maintenance_windows\x18\x10 \x03(\v2(.servercheck.events.v1.MaintenanceWindowR\x12maintenanceWindowsBBZ@github.com/servercheck/uptime/proto-events/gen/eventsv1;eventsv1b\x06proto3"
+	"\x13maintenance_windows\x18\x10 \x03(\v2(.servercheck.events.v1.MaintenanceWindowR\x12maintenanceWindows\x12T\n" +
+	"\x18heartbeat_expected_since\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x16heartbeatExpectedSinceBBZ@github.com/servercheck/uptime/proto-events/gen/eventsv1;eventsv1b\x06proto3"
 
 var (
 	file_servercheck_events_v1_check_requested_proto_rawDescOnce sync.Once
@@ -264,11 +276,12 @@ var file_servercheck_events_v1_check_requested_proto_depIdxs = []int32{
 	1, // 4: servercheck.events.v1.CheckRequested.heartbeat_last_received_at:type_name -> google.protobuf.Timestamp
 	1, // 5: servercheck.events.v1.CheckRequested.maintenance_until:type_name -> google.protobuf.Timestamp
 	4, // 6: servercheck.events.v1.CheckRequested.maintenance_windows:type_name -> servercheck.events.v1.MaintenanceWindow
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	1, // 7: servercheck.events.v1.CheckRequested.heartbeat_expected_since:type_name -> google.protobuf.Timestamp
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_servercheck_events_v1_check_requested_proto_init() }

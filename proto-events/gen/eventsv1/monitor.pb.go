@@ -188,8 +188,10 @@ type MonitorSpec struct {
 	// monitors); unset if never. Checkers read the live time from Redis; this
 	// is their fallback when Redis lost it. A ping does not change updated_at.
 	HeartbeatLastReceivedAt *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=heartbeat_last_received_at,json=heartbeatLastReceivedAt,proto3" json:"heartbeat_last_received_at,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// When the monitor was created.
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MonitorSpec) Reset() {
@@ -337,6 +339,13 @@ func (x *MonitorSpec) GetMaintenanceWindows() []*MaintenanceWindow {
 func (x *MonitorSpec) GetHeartbeatLastReceivedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.HeartbeatLastReceivedAt
+	}
+	return nil
+}
+
+func (x *MonitorSpec) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
 	}
 	return nil
 }
@@ -679,7 +688,7 @@ var File_servercheck_events_v1_monitor_proto protoreflect.FileDescriptor
 
 const file_servercheck_events_v1_monitor_proto_rawDesc = "" +
 	"\n" +
-	"#servercheck/events/v1/monitor.proto\x12\x15servercheck.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x06\n" +
+	"#servercheck/events/v1/monitor.proto\x12\x15servercheck.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\a\n" +
 	"\vMonitorSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x12\n" +
@@ -699,7 +708,9 @@ const file_servercheck_events_v1_monitor_proto_rawDesc = "" +
 	"updated_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12G\n" +
 	"\x11maintenance_until\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\x10maintenanceUntil\x12Y\n" +
 	"\x13maintenance_windows\x18\x10 \x03(\v2(.servercheck.events.v1.MaintenanceWindowR\x12maintenanceWindows\x12W\n" +
-	"\x1aheartbeat_last_received_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x17heartbeatLastReceivedAt\"\xa0\x01\n" +
+	"\x1aheartbeat_last_received_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x17heartbeatLastReceivedAt\x129\n" +
+	"\n" +
+	"created_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xa0\x01\n" +
 	"\x11MaintenanceWindow\x12 \n" +
 	"\fdays_of_week\x18\x01 \x03(\x05R\n" +
 	"daysOfWeek\x12!\n" +
@@ -769,13 +780,14 @@ var file_servercheck_events_v1_monitor_proto_depIdxs = []int32{
 	7, // 3: servercheck.events.v1.MonitorSpec.maintenance_until:type_name -> google.protobuf.Timestamp
 	3, // 4: servercheck.events.v1.MonitorSpec.maintenance_windows:type_name -> servercheck.events.v1.MaintenanceWindow
 	7, // 5: servercheck.events.v1.MonitorSpec.heartbeat_last_received_at:type_name -> google.protobuf.Timestamp
-	6, // 6: servercheck.events.v1.HTTPRequest.headers:type_name -> servercheck.events.v1.Header
-	6, // 7: servercheck.events.v1.MonitorSecrets.headers:type_name -> servercheck.events.v1.Header
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	7, // 6: servercheck.events.v1.MonitorSpec.created_at:type_name -> google.protobuf.Timestamp
+	6, // 7: servercheck.events.v1.HTTPRequest.headers:type_name -> servercheck.events.v1.Header
+	6, // 8: servercheck.events.v1.MonitorSecrets.headers:type_name -> servercheck.events.v1.Header
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_servercheck_events_v1_monitor_proto_init() }

@@ -79,6 +79,7 @@ func Spec(m store.Monitor) (*eventsv1.MonitorSpec, error) {
 		SealedSecrets:    m.SealedSecrets,
 		FailureThreshold: int32(m.FailureThreshold), //nolint:gosec // 1..10 by a CHECK constraint
 		SuccessThreshold: int32(m.SuccessThreshold), //nolint:gosec // 1..10 by a CHECK constraint
+		CreatedAt:        m.CreatedAt,
 		UpdatedAt:        m.UpdatedAt,
 	}
 	row.MaintenanceUntil = m.MaintenanceUntil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/servercheck/uptime/pkg/heartbeat"
 	"github.com/servercheck/uptime/pkg/stream"
@@ -80,4 +81,24 @@ func TestAHeartbeatMonitorNeverPingedIsDownFromPending(t *testing.T) {
 	require.Len(t, changes, 1)
 	assert.Equal(t, eventsv1.MonitorStatus_MONITOR_STATUS_PENDING, changes[0].GetMonitorStatusChanged().GetFrom(),
 		"from PENDING: the notifier sends no email for it")
+}
+
+// TestANewHeartbeatMonitorWaitsForItsFirstPing: created a moment ago and
+// not pinged yet, it records no result, so it stays PENDING instead of
+// going DOWN before its owner could ping it.
+func TestANewHeartbeatMonitorWaitsForItsFirstPing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	require.NoError(t, f.w.Handle(t.Context(), f.jobOf(t, &eventsv1.CheckRequested{
+		MonitorId: "m-new", Type: eventsv1.MonitorType_MONITOR_TYPE_HEARTBEAT, HeartbeatIntervalSeconds: 60,
+		HeartbeatExpectedSince: timestamppb.New(time.Now().Add(-10 * time.Second)),
+	}, time.Now().Truncate(time.Minute))))
+	assert.Empty(t, f.entries(t, stream.Results), "no result while the first ping is awaited")
+	assert.Empty(t, f.entries(t, stream.Events))
+	pending, err := f.rdb.XPending(t.Context(), f.ks.Key(stream.Jobs), worker.Group).Result()
+	require.NoError(t, err)
+	assert.Zero(t, pending.Count, "the job is acked")
+	inflight, err := f.rdb.ZCard(t.Context(), f.ks.Key("sched:inflight")).Result()
+	require.NoError(t, err)
+	assert.Zero(t, inflight, "its lease is released")
 }

@@ -233,9 +233,14 @@ func (w *Worker) Handle(ctx context.Context, msg stream.Message) error {
 	switch job.Req.GetType() {
 	case eventsv1.MonitorType_MONITOR_TYPE_HEARTBEAT:
 		// Only a Redis failure is an error: the job stays pending.
+		var due bool
 		var err error
-		if res, err = w.checkHeartbeat(ctx, job); err != nil {
+		if res, due, err = w.checkHeartbeat(ctx, job); err != nil {
 			return err
+		}
+		if !due {
+			w.logger.DebugContext(ctx, "heartbeat_not_due", "job_id", job.Req.GetJobId())
+			return w.drop(ctx, msg.ID, job)
 		}
 	case eventsv1.MonitorType_MONITOR_TYPE_SSL:
 		res = w.checkSSL(ctx, job)
@@ -344,12 +349,12 @@ func (w *Worker) publish(ctx context.Context, entryID string, job Job, res probe
 	return nil
 }
 
-// expireScript acks a job and releases the monitor's in-flight lease if it
+// dropScript acks a job and releases the monitor's in-flight lease if it
 // is still this job's: the tail of publishScript, without a result.
 //
 // KEYS: 1 jobs, 2 in-flight set. ARGV: 1 group, 2 job entry id, 3 monitor
 // id, 4 lease ms.
-var expireScript = redis.NewScript(`
+var dropScript = redis.NewScript(`
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 local lease = redis.call('ZSCORE', KEYS[2], ARGV[3])
 if lease and tonumber(lease) <= tonumber(ARGV[4]) then
@@ -357,6 +362,19 @@ if lease and tonumber(lease) <= tonumber(ARGV[4]) then
 end
 return 1
 `)
+
+// drop acks a job that records no result.
+func (w *Worker) drop(ctx context.Context, entryID string, job Job) error {
+	err := dropScript.Run(ctx, w.rdb, []string{w.ks.Key(stream.Jobs), w.ks.Key("sched:inflight")},
+		Group, entryID, job.Req.GetMonitorId(), job.Deadline.UnixMilli()).Err()
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("drop job %s: %w", job.Req.GetJobId(), err)
+	}
+	return nil
+}
 
 // expire drops a job whose deadline, its monitor's next slot, has passed
 // before any check started: the checkers were saturated, or the job was
@@ -366,13 +384,8 @@ return 1
 // the target, and recording it as a failure would take healthy monitors
 // DOWN exactly when the checkers are short of capacity.
 func (w *Worker) expire(ctx context.Context, entryID string, job Job) error {
-	err := expireScript.Run(ctx, w.rdb, []string{w.ks.Key(stream.Jobs), w.ks.Key("sched:inflight")},
-		Group, entryID, job.Req.GetMonitorId(), job.Deadline.UnixMilli()).Err()
-	if errors.Is(err, redis.Nil) {
-		err = nil
-	}
-	if err != nil {
-		return fmt.Errorf("drop expired job %s: %w", job.Req.GetJobId(), err)
+	if err := w.drop(ctx, entryID, job); err != nil {
+		return err
 	}
 	w.expired.Inc()
 	w.logger.DebugContext(ctx, "job_expired", "job_id", job.Req.GetJobId(), "deadline", job.Deadline)

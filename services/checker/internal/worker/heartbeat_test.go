@@ -60,9 +60,7 @@ func TestAHeartbeatMonitorGoesThroughTheNormalResultPath(t *testing.T) {
 	require.Len(t, changes, 3, "PENDING->UP, UP->DOWN, DOWN->UP")
 	assert.Equal(t, worker.HeartbeatOverdue, changes[1].GetMonitorStatusChanged().GetCause())
 	assert.Equal(t, eventsv1.MonitorStatus_MONITOR_STATUS_DOWN, changes[1].GetMonitorStatusChanged().GetTo())
-	pending, err := f.rdb.XPending(t.Context(), f.ks.Key(stream.Jobs), worker.Group).Result()
-	require.NoError(t, err)
-	assert.Zero(t, pending.Count, "heartbeat jobs are acked with their result")
+	assert.Zero(t, f.pendingJobs(t), "heartbeat jobs are acked with their result")
 }
 
 func TestAHeartbeatMonitorNeverPingedIsDownFromPending(t *testing.T) {
@@ -95,10 +93,6 @@ func TestANewHeartbeatMonitorWaitsForItsFirstPing(t *testing.T) {
 	}, time.Now().Truncate(time.Minute))))
 	assert.Empty(t, f.entries(t, stream.Results), "no result while the first ping is awaited")
 	assert.Empty(t, f.entries(t, stream.Events))
-	pending, err := f.rdb.XPending(t.Context(), f.ks.Key(stream.Jobs), worker.Group).Result()
-	require.NoError(t, err)
-	assert.Zero(t, pending.Count, "the job is acked")
-	inflight, err := f.rdb.ZCard(t.Context(), f.ks.Key("sched:inflight")).Result()
-	require.NoError(t, err)
-	assert.Zero(t, inflight, "its lease is released")
+	assert.Zero(t, f.pendingJobs(t), "the job is acked")
+	assert.Zero(t, f.leases(t), "its lease is released")
 }

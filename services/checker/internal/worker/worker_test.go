@@ -131,6 +131,22 @@ func (f fixture) jobOf(t *testing.T, job *eventsv1.CheckRequested, slot time.Tim
 		Fields: map[string]string{"s": x.Values["s"].(string), "l": x.Values["l"].(string)}}
 }
 
+// pendingJobs is the number of jobs read by the checker group and not acked.
+func (f fixture) pendingJobs(t *testing.T) int64 {
+	t.Helper()
+	pending, err := f.rdb.XPending(t.Context(), f.ks.Key(stream.Jobs), worker.Group).Result()
+	require.NoError(t, err)
+	return pending.Count
+}
+
+// leases is the number of monitors holding an in-flight lease.
+func (f fixture) leases(t *testing.T) int64 {
+	t.Helper()
+	n, err := f.rdb.ZCard(t.Context(), f.ks.Key("sched:inflight")).Result()
+	require.NoError(t, err)
+	return n
+}
+
 func (f fixture) entries(t *testing.T, s string) []*eventsv1.Envelope {
 	t.Helper()
 	xs, err := f.rdb.XRange(t.Context(), f.ks.Key(s), "-", "+").Result()
@@ -187,12 +203,8 @@ func TestAJobBecomesOneResultAndOneStatusChangeAndIsAcked(t *testing.T) {
 	assert.Equal(t, eventsv1.MonitorStatus_MONITOR_STATUS_DOWN, changes[1].GetMonitorStatusChanged().GetTo())
 	assert.Equal(t, "Unexpected status code: 503", changes[1].GetMonitorStatusChanged().GetCause())
 
-	pending, err := f.rdb.XPending(t.Context(), f.ks.Key(stream.Jobs), worker.Group).Result()
-	require.NoError(t, err)
-	assert.Zero(t, pending.Count, "jobs are acked with their result")
-	inflight, err := f.rdb.ZCard(t.Context(), f.ks.Key("sched:inflight")).Result()
-	require.NoError(t, err)
-	assert.Zero(t, inflight, "the in-flight lease is released")
+	assert.Zero(t, f.pendingJobs(t), "jobs are acked with their result")
+	assert.Zero(t, f.leases(t), "the in-flight lease is released")
 }
 
 func TestAMalformedJobIsRefused(t *testing.T) {
@@ -236,12 +248,8 @@ func TestAJobPastItsDeadlineIsDroppedUnchecked(t *testing.T) {
 	assert.Zero(t, hits.Load(), "no request was sent")
 	assert.Empty(t, f.entries(t, stream.Results), "no result is recorded")
 	assert.Empty(t, f.entries(t, stream.Events), "no status changes")
-	pending, err := f.rdb.XPending(t.Context(), f.ks.Key(stream.Jobs), worker.Group).Result()
-	require.NoError(t, err)
-	assert.Zero(t, pending.Count, "the job is acked")
-	inflight, err := f.rdb.ZCard(t.Context(), f.ks.Key("sched:inflight")).Result()
-	require.NoError(t, err)
-	assert.Zero(t, inflight, "its lease is released")
+	assert.Zero(t, f.pendingJobs(t), "the job is acked")
+	assert.Zero(t, f.leases(t), "its lease is released")
 	families, err := reg.Gather()
 	require.NoError(t, err)
 	require.Len(t, families, 1)
